@@ -1,0 +1,231 @@
+//! Lockers: one per resource instance in the daemon. A locker is a plain state
+//! machine: it holds the current holders and the FIFO of waiting requests, and
+//! delegates to a per-type policy the questions "can this request be granted
+//! now?" and "what element does the grant carry?". The daemon loop drives it
+//! with lock / unlock / disconnect / timer events and sends the answers.
+
+pub mod simple;
+
+use crate::resource::{LockMode, ResourceType};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// The daemon's handle for a client connection (its slab index).
+pub type ConnId = u32;
+
+/// A lock request as the locker sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The full requested name (for hierarchical resources, the path).
+    pub name: String,
+    pub mode: LockMode,
+    pub quantity: u64,
+    pub wait: bool,
+}
+
+/// A granted request.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub conn: ConnId,
+    pub req: Request,
+    /// The element handed out (set element, sequence number, timestamp).
+    pub element: Option<String>,
+    /// Type-specific number: set element index, sequence value, …
+    pub value: u64,
+}
+
+/// A queued request.
+#[derive(Clone, Debug)]
+pub struct Waiter {
+    pub conn: ConnId,
+    pub req: Request,
+}
+
+/// What a policy says of a request, looking only at the holders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    Grantable,
+    NotNow,
+    /// The request can never be granted (numeric: quantity above capacity).
+    Never,
+}
+
+/// The answer to a lock request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Granted(Option<String>),
+    Enqueued,
+    Busy,
+    Impossible,
+}
+
+/// A request out of the waiting queue that has just been granted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub conn: ConnId,
+    pub element: Option<String>,
+}
+
+/// The per-type rules of a resource.
+pub trait Policy {
+    /// Can `req` be granted now, given the current holders?
+    fn check(&self, holders: &[Holder], req: &Request, now: Instant) -> Check;
+    /// Records the grant of `req` (called only after `check` said Grantable);
+    /// returns the element handed to the client and the holder's value.
+    fn grant(&mut self, holders: &[Holder], req: &Request, now: Instant) -> (Option<String>, u64);
+    /// Records the release of `holder` (already removed from the holders).
+    fn release(&mut self, holder: &Holder, rollback: bool);
+    /// True when no queued request could be granted before a release: the
+    /// queue scan stops early (keeps a release O(1) on a long EX queue).
+    fn saturated(&self, _holders: &[Holder]) -> bool {
+        false
+    }
+    /// When a queued request may become grantable without any release
+    /// (timestamps: the next time grain).
+    fn wakeup(&self, _now: Instant) -> Option<Instant> {
+        None
+    }
+}
+
+/// The policy of each resource type.
+pub enum ResourcePolicy {
+    Simple(simple::SimplePolicy),
+}
+
+impl ResourcePolicy {
+    fn get(&self) -> &dyn Policy {
+        match self {
+            ResourcePolicy::Simple(p) => p,
+        }
+    }
+    fn get_mut(&mut self) -> &mut dyn Policy {
+        match self {
+            ResourcePolicy::Simple(p) => p,
+        }
+    }
+}
+
+/// Why a locker could not be created; the daemon closes the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// e.g. a timestamp format without a time grain.
+    Invalid,
+}
+
+/// One resource instance.
+pub struct Locker {
+    /// The name of the request that created the locker.
+    pub name: String,
+    pub kind: ResourceType,
+    /// Idle lifespan carried by the creating request, in ms.
+    pub idle_lifespan_ms: u64,
+    policy: ResourcePolicy,
+    holders: Vec<Holder>,
+    waiting: VecDeque<Waiter>,
+}
+
+impl Locker {
+    pub fn new(name: &str, kind: ResourceType, idle_lifespan_ms: u64) -> Result<Locker, InitError> {
+        let policy = match kind {
+            ResourceType::Simple => ResourcePolicy::Simple(simple::SimplePolicy::default()),
+            _ => return Err(InitError::Invalid),
+        };
+        Ok(Locker {
+            name: name.to_string(),
+            kind,
+            idle_lifespan_ms,
+            policy,
+            holders: Vec::new(),
+            waiting: VecDeque::new(),
+        })
+    }
+
+    pub fn holders(&self) -> &[Holder] {
+        &self.holders
+    }
+
+    pub fn waiting(&self) -> &VecDeque<Waiter> {
+        &self.waiting
+    }
+
+    /// No holder and no waiter: the idle lifespan runs.
+    pub fn is_unused(&self) -> bool {
+        self.holders.is_empty() && self.waiting.is_empty()
+    }
+
+    /// A new lock request from `conn`. Compared with the holders only, never
+    /// with the queue (a compatible request overtakes queued ones).
+    pub fn lock(&mut self, conn: ConnId, req: Request, now: Instant) -> Outcome {
+        match self.policy.get().check(&self.holders, &req, now) {
+            Check::Grantable => {
+                let element = self.grant(conn, req, now);
+                Outcome::Granted(element)
+            }
+            Check::Never => Outcome::Impossible,
+            Check::NotNow if req.wait => {
+                self.waiting.push_back(Waiter { conn, req });
+                Outcome::Enqueued
+            }
+            Check::NotNow => Outcome::Busy,
+        }
+    }
+
+    fn grant(&mut self, conn: ConnId, req: Request, now: Instant) -> Option<String> {
+        let (element, value) = self.policy.get_mut().grant(&self.holders, &req, now);
+        self.holders.push(Holder { conn, req, element: element.clone(), value });
+        element
+    }
+
+    /// An unlock from `conn`; returns false when `conn` held nothing.
+    pub fn unlock(&mut self, conn: ConnId, rollback: bool, now: Instant, grants: &mut Vec<Grant>) -> bool {
+        let Some(i) = self.holders.iter().position(|h| h.conn == conn) else {
+            return false;
+        };
+        let holder = self.holders.swap_remove(i);
+        self.policy.get_mut().release(&holder, rollback);
+        self.grant_waiting(now, grants);
+        true
+    }
+
+    /// `conn` went away: a held lock is released as a rollback, a queued
+    /// request leaves the queue.
+    pub fn disconnect(&mut self, conn: ConnId, now: Instant, grants: &mut Vec<Grant>) {
+        if !self.unlock(conn, true, now, grants) {
+            if let Some(i) = self.waiting.iter().position(|w| w.conn == conn) {
+                self.waiting.remove(i);
+            }
+        }
+    }
+
+    /// Time passed (see `next_wakeup`): grant what has become grantable.
+    pub fn on_timer(&mut self, now: Instant, grants: &mut Vec<Grant>) {
+        self.grant_waiting(now, grants);
+    }
+
+    /// When `on_timer` should run next, if the locker needs a timer.
+    pub fn next_wakeup(&self, now: Instant) -> Option<Instant> {
+        if self.waiting.is_empty() {
+            None
+        } else {
+            self.policy.get().wakeup(now)
+        }
+    }
+
+    /// Scans the queue head to tail and grants, in order, every request that
+    /// is grantable given the grants made earlier in the same scan.
+    fn grant_waiting(&mut self, now: Instant, grants: &mut Vec<Grant>) {
+        let mut i = 0;
+        while i < self.waiting.len() {
+            if self.policy.get().saturated(&self.holders) {
+                break;
+            }
+            if self.policy.get().check(&self.holders, &self.waiting[i].req, now) == Check::Grantable {
+                let w = self.waiting.remove(i).expect("index in range");
+                let element = self.grant(w.conn, w.req, now);
+                grants.push(Grant { conn: w.conn, element });
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
