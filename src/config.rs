@@ -98,7 +98,9 @@ impl Config {
 
     /// Whether TLS is configured (all three files set).
     pub fn tls_enabled(&self) -> bool {
-        self.tls_certificate.is_some() && self.tls_private_key.is_some() && self.tls_ca_certificate.is_some()
+        self.tls_certificate.is_some()
+            && self.tls_private_key.is_some()
+            && self.tls_ca_certificate.is_some()
     }
 }
 
@@ -111,7 +113,9 @@ pub fn login_name() -> String {
         if pw.is_null() || (*pw).pw_name.is_null() {
             return "nobody".to_string();
         }
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 

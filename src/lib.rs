@@ -1,8 +1,16 @@
 //! FLoM, the Free LOck Manager: library part of the `flom` command (shared by
 //! the command, its daemon and the benchmark tool).
 
+pub mod cli;
+pub mod client;
 pub mod config;
+pub mod daemon;
+pub mod exec;
 pub mod locker;
+pub mod net;
+pub mod poller;
 pub mod protocol;
 pub mod rc;
 pub mod resource;
+pub mod signals;
+pub mod slab;

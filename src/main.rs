@@ -1,1 +1,20 @@
-fn main() {}
+//! `flom`: run a command while holding a lock kept by the FLoM daemon.
+
+use flom::cli::{self, Action};
+use flom::client;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let status = match cli::parse(&args) {
+        Err(status) => status,
+        Ok(inv) => match inv.action {
+            Action::Run(command) => client::run(&inv.config, &command),
+            Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
+            Action::DebugFeature(name) => {
+                eprintln!("flom: debug feature '{name}' is not supported yet");
+                1
+            }
+        },
+    };
+    std::process::exit(status);
+}

@@ -34,12 +34,24 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 /// Standard Base64 with `=` padding, appended to `out`.
 pub fn base64_encode_into(input: &[u8], out: &mut String) {
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(B64[(n >> 18) as usize & 63] as char);
         out.push(B64[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { B64[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { B64[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            B64[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            B64[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
 }
 
@@ -93,7 +105,10 @@ pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
 
 fn header(out: &mut String, verb: i32, step: i32) {
     out.push_str(PROLOGUE);
-    let _ = write!(out, "<msg level=\"{LEVEL}\" verb=\"{verb}\" step=\"{step}\">");
+    let _ = write!(
+        out,
+        "<msg level=\"{LEVEL}\" verb=\"{verb}\" step=\"{step}\">"
+    );
 }
 
 /// The attributes of a lock request.
@@ -129,11 +144,21 @@ pub fn encode_lock_request(out: &mut String, a: &LockRequestArgs) {
             let _ = write!(out, " wait=\"{wait}\"");
         }
     }
-    let _ = write!(out, " create=\"{create}\" lifespan=\"{}\"/></msg>", a.lifespan);
+    let _ = write!(
+        out,
+        " create=\"{create}\" lifespan=\"{}\"/></msg>",
+        a.lifespan
+    );
 }
 
 /// Lock answer (verb 1). Step 16 carries the daemon's session element.
-pub fn encode_lock_answer(out: &mut String, step: i32, peerid: &str, rc: i32, element: Option<&str>) {
+pub fn encode_lock_answer(
+    out: &mut String,
+    step: i32,
+    peerid: &str,
+    rc: i32,
+    element: Option<&str>,
+) {
     header(out, VERB_LOCK, step);
     if step == STEP_FIRST_ANSWER {
         let _ = write!(out, "<session peerid=\"{peerid}\"/>");
@@ -162,13 +187,20 @@ pub fn encode_discover(out: &mut String) {
 /// Discovery reply (verb 4, step 16).
 pub fn encode_discover_reply(out: &mut String, address: &str, port: u16) {
     header(out, VERB_DISCOVER, STEP_FIRST_ANSWER);
-    let _ = write!(out, "<network address=\"{address}\" port=\"{port}\"/></msg>");
+    let _ = write!(
+        out,
+        "<network address=\"{address}\" port=\"{port}\"/></msg>"
+    );
 }
 
 /// Management (verb 5, step 8): shutdown request; never answered.
 pub fn encode_management(out: &mut String, peerid: &str, immediate: bool) {
     header(out, VERB_MNGMNT, STEP_REQUEST);
-    let _ = write!(out, "<session peerid=\"{peerid}\"/><shutdown immediate=\"{}\"/></msg>", u8::from(immediate));
+    let _ = write!(
+        out,
+        "<session peerid=\"{peerid}\"/><shutdown immediate=\"{}\"/></msg>",
+        u8::from(immediate)
+    );
 }
 
 /// Ping (verb 3): defined by the protocol, never sent by C FLoM.
@@ -374,7 +406,10 @@ fn element(msg: &mut Message, tag: &str, attrs: &[(&str, &str)]) -> Result<(), P
     let is = |v: i32, s: i32| verb == v && step == s;
     match tag {
         "session" => {
-            if !(is(VERB_LOCK, STEP_REQUEST) || is(VERB_LOCK, STEP_FIRST_ANSWER) || is(VERB_MNGMNT, STEP_REQUEST)) {
+            if !(is(VERB_LOCK, STEP_REQUEST)
+                || is(VERB_LOCK, STEP_FIRST_ANSWER)
+                || is(VERB_MNGMNT, STEP_REQUEST))
+            {
                 return Err(ParseError::Invalid);
             }
             let mut peer = String::new();
@@ -400,7 +435,9 @@ fn element(msg: &mut Message, tag: &str, attrs: &[(&str, &str)]) -> Result<(), P
                         let raw = base64_decode(v).ok_or(ParseError::Invalid)?;
                         r.name = String::from_utf8(raw).map_err(|_| ParseError::Invalid)?;
                     }
-                    "mode" | "wait" | "quantity" | "create" | "lifespan" if !lock => return Err(ParseError::Invalid),
+                    "mode" | "wait" | "quantity" | "create" | "lifespan" if !lock => {
+                        return Err(ParseError::Invalid)
+                    }
                     "rollback" if !unlock => return Err(ParseError::Invalid),
                     "mode" => r.mode = lenient_int(v),
                     "wait" => r.wait = lenient_int(v) != 0,
@@ -414,7 +451,12 @@ fn element(msg: &mut Message, tag: &str, attrs: &[(&str, &str)]) -> Result<(), P
             msg.resource = Some(r);
         }
         "answer" => {
-            if !(verb == VERB_LOCK && matches!(step, STEP_FIRST_ANSWER | STEP_LATER_ANSWER | STEP_FINAL_ANSWER)) {
+            if !(verb == VERB_LOCK
+                && matches!(
+                    step,
+                    STEP_FIRST_ANSWER | STEP_LATER_ANSWER | STEP_FINAL_ANSWER
+                ))
+            {
                 return Err(ParseError::Invalid);
             }
             let mut a = AnswerElem::default();
@@ -490,7 +532,10 @@ mod tests {
         assert_eq!(base64_encode(b"idle"), "aWRsZQ==");
         assert_eq!(base64_encode(b"incub"), "aW5jdWI=");
         for s in ["", "a", "ab", "abc", "abcd", "red.green.blue"] {
-            assert_eq!(base64_decode(&base64_encode(s.as_bytes())).unwrap(), s.as_bytes());
+            assert_eq!(
+                base64_decode(&base64_encode(s.as_bytes())).unwrap(),
+                s.as_bytes()
+            );
         }
         assert_eq!(base64_decode("X1JF=09V"), None);
         assert_eq!(base64_decode("abc"), None);
@@ -502,13 +547,29 @@ mod tests {
         let mut s = String::new();
         encode_lock_request(
             &mut s,
-            &LockRequestArgs { peerid: PEER, name: "_RESOURCE", mode: 5, wait: true, quantity: 1, create: true, lifespan: 0 },
+            &LockRequestArgs {
+                peerid: PEER,
+                name: "_RESOURCE",
+                mode: 5,
+                wait: true,
+                quantity: 1,
+                create: true,
+                lifespan: 0,
+            },
         );
         assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"3d1219c7c4c5404aaa1f6d2a48adfda4\"/><resource name=\"X1JFU09VUkNF\" mode=\"5\" wait=\"1\" create=\"1\" lifespan=\"0\"/></msg>");
         s.clear();
         encode_lock_request(
             &mut s,
-            &LockRequestArgs { peerid: PEER, name: "foo[3]", mode: 5, wait: true, quantity: 2, create: true, lifespan: 0 },
+            &LockRequestArgs {
+                peerid: PEER,
+                name: "foo[3]",
+                mode: 5,
+                wait: true,
+                quantity: 2,
+                create: true,
+                lifespan: 0,
+            },
         );
         assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"3d1219c7c4c5404aaa1f6d2a48adfda4\"/><resource name=\"Zm9vWzNd\" wait=\"1\" quantity=\"2\" create=\"1\" lifespan=\"0\"/></msg>");
         s.clear();
@@ -536,25 +597,48 @@ mod tests {
         let m = parse_message(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"x\"/><resource name=\"X1JFU09VUkNF\" mode=\"3\" wait=\"1\" create=\"0\" lifespan=\"2000\"/></msg>").unwrap();
         assert_eq!((m.verb, m.step), (1, 8));
         let r = m.resource.unwrap();
-        assert_eq!((r.name.as_str(), r.mode, r.wait, r.create, r.lifespan), ("_RESOURCE", 3, true, false, 2000));
+        assert_eq!(
+            (r.name.as_str(), r.mode, r.wait, r.create, r.lifespan),
+            ("_RESOURCE", 3, true, false, 2000)
+        );
         // level absent is accepted, level 2 is a mismatch
         assert!(parse_message(b"<msg verb=\"4\" step=\"8\"></msg>").is_ok());
-        assert_eq!(parse_message(b"<msg level=\"2\" verb=\"4\" step=\"8\"></msg>"), Err(ParseError::LevelMismatch));
+        assert_eq!(
+            parse_message(b"<msg level=\"2\" verb=\"4\" step=\"8\"></msg>"),
+            Err(ParseError::LevelMismatch)
+        );
         // rollback on a lock is invalid, mode on an unlock is invalid
         assert!(parse_message(b"<msg level=\"3\" verb=\"1\" step=\"8\"><resource name=\"YQ==\" rollback=\"1\"/></msg>").is_err());
-        assert!(parse_message(b"<msg level=\"3\" verb=\"2\" step=\"8\"><resource name=\"YQ==\" mode=\"1\" /></msg>").is_err());
+        assert!(parse_message(
+            b"<msg level=\"3\" verb=\"2\" step=\"8\"><resource name=\"YQ==\" mode=\"1\" /></msg>"
+        )
+        .is_err());
         // unknown element without attributes ignored, with attributes invalid
         assert!(parse_message(b"<msg level=\"3\" verb=\"4\" step=\"8\"><foo/></msg>").is_ok());
-        assert!(parse_message(b"<msg level=\"3\" verb=\"4\" step=\"8\"><foo a=\"1\"/></msg>").is_err());
+        assert!(
+            parse_message(b"<msg level=\"3\" verb=\"4\" step=\"8\"><foo a=\"1\"/></msg>").is_err()
+        );
         // invalid base64
-        assert!(parse_message(b"<msg level=\"3\" verb=\"1\" step=\"8\"><resource name=\"Y\"/></msg>").is_err());
+        assert!(parse_message(
+            b"<msg level=\"3\" verb=\"1\" step=\"8\"><resource name=\"Y\"/></msg>"
+        )
+        .is_err());
         // garbage
         assert!(parse_message(b"hello</msg>").is_err());
         assert!(parse_message(b"\xff\xfe</msg>").is_err());
         let a = parse_message(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"24\"><answer rc=\"0\" element=\"ts.11/22/26.09:44:51\"/></msg>").unwrap();
-        assert_eq!(a.answer.unwrap().element.as_deref(), Some("ts.11/22/26.09:44:51"));
+        assert_eq!(
+            a.answer.unwrap().element.as_deref(),
+            Some("ts.11/22/26.09:44:51")
+        );
         let d = parse_message(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"4\" step=\"16\"><network address=\"127.0.0.1\" port=\"29113\"/></msg>").unwrap();
-        assert_eq!(d.network.unwrap(), NetworkElem { address: "127.0.0.1".into(), port: 29113 });
+        assert_eq!(
+            d.network.unwrap(),
+            NetworkElem {
+                address: "127.0.0.1".into(),
+                port: 29113
+            }
+        );
     }
 
     #[test]

@@ -146,7 +146,13 @@ mod tests {
             strerror(CONNECT_ERROR),
             "ERROR: 'connect' function returned an error condition"
         );
-        assert_eq!(strerror(RECV_ERROR), "ERROR: 'recv' function returned an error condition");
-        assert_eq!(strerror(-9), "ERROR: the process has been stopped to avoid a buffer overflow");
+        assert_eq!(
+            strerror(RECV_ERROR),
+            "ERROR: 'recv' function returned an error condition"
+        );
+        assert_eq!(
+            strerror(-9),
+            "ERROR: the process has been stopped to avoid a buffer overflow"
+        );
     }
 }

@@ -58,7 +58,9 @@ fn split_capacity(s: &str) -> Option<(&str, &str)> {
 
 /// Parses the decimal capacity; absurdly large values saturate.
 fn parse_capacity(digits: &str) -> u64 {
-    digits.bytes().fold(0u64, |acc, d| acc.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+    digits.bytes().fold(0u64, |acc, d| {
+        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    })
 }
 
 fn is_timestamp_format(f: &str) -> bool {
@@ -66,13 +68,16 @@ fn is_timestamp_format(f: &str) -> bool {
     if b.is_empty() || !(b[0] == b'%' || b[0] == b'#' || b[0].is_ascii_alphabetic()) {
         return false;
     }
-    b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'%' | b'#' | b'.' | b':' | b'\\'))
+    b.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'%' | b'#' | b'.' | b':' | b'\\'))
 }
 
 fn is_hierarchical(s: &str) -> bool {
     match s.strip_prefix('/') {
         None => false,
-        Some(rest) => rest.split('/').all(|comp| !comp.is_empty() && !comp.contains('\\')),
+        Some(rest) => rest
+            .split('/')
+            .all(|comp| !comp.is_empty() && !comp.contains('\\')),
     }
 }
 
@@ -96,7 +101,10 @@ pub fn resource_type(name: &str) -> Option<ResourceType> {
         return Some(ResourceType::Hierarchical);
     }
     if let Some((base, _)) = split_capacity(name) {
-        if let Some(id) = base.strip_prefix("_s_").or_else(|| base.strip_prefix("_S_")) {
+        if let Some(id) = base
+            .strip_prefix("_s_")
+            .or_else(|| base.strip_prefix("_S_"))
+        {
             if is_identifier(id) {
                 return Some(ResourceType::Sequence);
             }
@@ -112,7 +120,9 @@ pub fn resource_type(name: &str) -> Option<ResourceType> {
 
 /// The capacity written in brackets (`foo[3]` → 3); 1 for names without one.
 pub fn capacity(name: &str) -> u64 {
-    split_capacity(name).map(|(_, d)| parse_capacity(d)).unwrap_or(1)
+    split_capacity(name)
+        .map(|(_, d)| parse_capacity(d))
+        .unwrap_or(1)
 }
 
 /// For a timestamp name `_t_FORMAT[N]`, the FORMAT part.
@@ -177,9 +187,28 @@ mod tests {
             assert_eq!(resource_type(name), Some(kind), "{name}");
         }
         let bad = [
-            "1a", "a_b", "a-b", "_RESOURCEX", "a[]", "a[-1]", "a.b[2]", ".a", "a.", "a..b", "a.1b",
-            "/", "/a/", "//a", "/a\\b", "_s_1a[1]", "_x_a[1]", "_t_%Y-%m[1]", "_t_9%S[1]", "",
-            "pool[x]", "a\n",
+            "1a",
+            "a_b",
+            "a-b",
+            "_RESOURCEX",
+            "a[]",
+            "a[-1]",
+            "a.b[2]",
+            ".a",
+            "a.",
+            "a..b",
+            "a.1b",
+            "/",
+            "/a/",
+            "//a",
+            "/a\\b",
+            "_s_1a[1]",
+            "_x_a[1]",
+            "_t_%Y-%m[1]",
+            "_t_9%S[1]",
+            "",
+            "pool[x]",
+            "a\n",
         ];
         for name in bad {
             assert_eq!(resource_type(name), None, "{name:?}");
@@ -196,7 +225,10 @@ mod tests {
         assert_eq!(routing_key("foo[2]", Numeric), "foo[2]");
         assert_eq!(timestamp_format("_t_%S#f[2]"), Some("%S#f"));
         assert!(is_transactional_sequence("_S_a[1]"));
-        assert_eq!(path_components("/a/b c").collect::<Vec<_>>(), vec!["a", "b c"]);
+        assert_eq!(
+            path_components("/a/b c").collect::<Vec<_>>(),
+            vec!["a", "b c"]
+        );
     }
 }
 
@@ -223,7 +255,9 @@ impl LockMode {
 
     /// The mode with wire number `code`, if any.
     pub fn from_code(code: i64) -> Option<LockMode> {
-        usize::try_from(code).ok().and_then(|i| Self::ALL.get(i).copied())
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
     }
 
     pub fn code(self) -> u8 {
@@ -256,9 +290,9 @@ impl LockMode {
 
     /// Parses a mode name strictly: `NL`…`EX` or the long names, any case.
     pub fn parse(s: &str) -> Option<LockMode> {
-        Self::ALL
-            .into_iter()
-            .find(|m| s.eq_ignore_ascii_case(m.short_name()) || s.eq_ignore_ascii_case(m.long_name()))
+        Self::ALL.into_iter().find(|m| {
+            s.eq_ignore_ascii_case(m.short_name()) || s.eq_ignore_ascii_case(m.long_name())
+        })
     }
 
     /// VMS DLM compatibility: may `requested` be granted while `self` is held?
@@ -282,9 +316,7 @@ mod lock_mode_tests {
     #[test]
     fn matrix_is_symmetric_and_matches_spec() {
         // rows = held, columns = requested (NL CR CW PR PW EX)
-        let table = [
-            "111111", "111110", "111000", "110100", "110000", "100000",
-        ];
+        let table = ["111111", "111110", "111000", "110100", "110000", "100000"];
         for (i, held) in LockMode::ALL.iter().enumerate() {
             for (j, req) in LockMode::ALL.iter().enumerate() {
                 let want = table[i].as_bytes()[j] == b'1';

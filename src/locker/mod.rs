@@ -172,12 +172,23 @@ impl Locker {
 
     fn grant(&mut self, conn: ConnId, req: Request, now: Instant) -> Option<String> {
         let (element, value) = self.policy.get_mut().grant(&self.holders, &req, now);
-        self.holders.push(Holder { conn, req, element: element.clone(), value });
+        self.holders.push(Holder {
+            conn,
+            req,
+            element: element.clone(),
+            value,
+        });
         element
     }
 
     /// An unlock from `conn`; returns false when `conn` held nothing.
-    pub fn unlock(&mut self, conn: ConnId, rollback: bool, now: Instant, grants: &mut Vec<Grant>) -> bool {
+    pub fn unlock(
+        &mut self,
+        conn: ConnId,
+        rollback: bool,
+        now: Instant,
+        grants: &mut Vec<Grant>,
+    ) -> bool {
         let Some(i) = self.holders.iter().position(|h| h.conn == conn) else {
             return false;
         };
@@ -219,10 +230,18 @@ impl Locker {
             if self.policy.get().saturated(&self.holders) {
                 break;
             }
-            if self.policy.get().check(&self.holders, &self.waiting[i].req, now) == Check::Grantable {
+            if self
+                .policy
+                .get()
+                .check(&self.holders, &self.waiting[i].req, now)
+                == Check::Grantable
+            {
                 let w = self.waiting.remove(i).expect("index in range");
                 let element = self.grant(w.conn, w.req, now);
-                grants.push(Grant { conn: w.conn, element });
+                grants.push(Grant {
+                    conn: w.conn,
+                    element,
+                });
             } else {
                 i += 1;
             }
