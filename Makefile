@@ -1,0 +1,47 @@
+# Build, test and install flom.
+#   make                 build the release binary (target/release/flom)
+#   make check           run every test (unit and integration)
+#   make install         install binary, man page and sample config
+#   make uninstall
+# Variables: PREFIX (default /usr/local), DESTDIR (staging root),
+# SYSCONFDIR (where flom reads flom.conf; fixed at build time, default /etc).
+
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+BINDIR      = $(PREFIX)/bin
+MANDIR      = $(PREFIX)/share/man
+DOCDIR      = $(PREFIX)/share/doc/flom
+CARGO      ?= cargo
+
+export FLOM_SYSCONFDIR = $(SYSCONFDIR)
+
+.PHONY: all build check test bench install uninstall clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+check test:
+	$(CARGO) build --release
+	$(CARGO) test --release -- --test-threads=4
+
+bench: build
+	./target/release/flom-bench all --flom ./target/release/flom
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)
+	install -m 0755 target/release/flom $(DESTDIR)$(BINDIR)/flom
+	sed 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' man/flom.1 > $(DESTDIR)$(MANDIR)/man1/flom.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/flom.1
+	install -m 0644 etc/flom.conf $(DESTDIR)$(DOCDIR)/flom.conf
+	install -m 0644 README.md COPYING $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/flom $(DESTDIR)$(MANDIR)/man1/flom.1
+	rm -f $(DESTDIR)$(DOCDIR)/flom.conf $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/COPYING
+	-rmdir $(DESTDIR)$(DOCDIR)
+
+clean:
+	$(CARGO) clean
