@@ -18,6 +18,13 @@ pub fn parse(args: &[String]) -> Result<Invocation, i32> {
     o.parsing_style(getopts::ParsingStyle::FloatingFrees);
     for (s, l) in [
         ("s", "socket-name"),
+        ("a", "unicast-address"),
+        ("p", "unicast-port"),
+        ("A", "multicast-address"),
+        ("P", "multicast-port"),
+        ("n", "network-interface"),
+        ("D", "discovery-attempts"),
+        ("I", "discovery-timeout"),
         ("r", "resource-name"),
         ("l", "lock-mode"),
         ("o", "resource-timeout"),
@@ -37,6 +44,21 @@ pub fn parse(args: &[String]) -> Result<Invocation, i32> {
     })?;
     if let Some(v) = m.opt_str("s") {
         c.socket_name = Some(v);
+    }
+    c.unicast_address = m.opt_str("a");
+    c.multicast_address = m.opt_str("A");
+    c.network_interface = m.opt_str("n");
+    if let Some(v) = m.opt_str("p") {
+        c.unicast_port = v.parse().map_err(|_| 99)?;
+    }
+    if let Some(v) = m.opt_str("P") {
+        c.multicast_port = v.parse().map_err(|_| 99)?;
+    }
+    if let Some(v) = m.opt_str("D") {
+        c.discovery_attempts = v.parse().map_err(|_| 99)?;
+    }
+    if let Some(v) = m.opt_str("I") {
+        c.discovery_timeout = v.parse().map_err(|_| 99)?;
     }
     if let Some(v) = m.opt_str("r") {
         c.resource_name = v;

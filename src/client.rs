@@ -22,8 +22,22 @@ const DISCONNECT_WAIT_MS: i32 = 5000;
 const MANAGEMENT_WAIT_MS: i32 = 1000;
 
 /// A failure with a FLoM return code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure(pub i32);
+
+/// Why connecting failed: a return code (reported as `ret_cod=`), or a
+/// clear sentence already fit for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    Code(i32),
+    Message(String),
+}
+
+impl From<net::AddressError> for ConnectError {
+    fn from(e: net::AddressError) -> Self {
+        ConnectError::Message(e.to_string())
+    }
+}
 
 fn connect_unix(path: &str) -> io::Result<Stream> {
     UnixStream::connect(path).map(Stream::Unix)
@@ -36,40 +50,172 @@ fn is_absent(e: &io::Error) -> bool {
     )
 }
 
-/// Connects to the daemon; starts one when there is none and the lifespan
-/// allows (`allow_start`).
-pub fn connect(config: &Config, allow_start: bool) -> Result<Stream, Failure> {
-    let path = config.socket_path();
-    if path.len() >= 108 {
-        return Err(Failure(rc::BUFFER_OVERFLOW));
+/// Connects to the daemon over the configured transport (AF_UNIX socket,
+/// TCP, or multicast discovery then TCP); starts a daemon when there is none
+/// and `allow_start` and the lifespan allow it.
+pub fn connect(config: &Config, allow_start: bool) -> Result<Stream, ConnectError> {
+    let may_start = allow_start && config.daemon_lifespan != 0;
+    if !config.uses_network() {
+        return connect_local(config, may_start);
     }
-    match connect_unix(&path) {
-        Ok(s) => return Ok(s),
-        Err(e) if is_absent(&e) && allow_start && config.daemon_lifespan != 0 => {}
-        Err(_) => return Err(Failure(rc::CONNECT_ERROR)),
+    let scope = config
+        .network_interface
+        .as_deref()
+        .and_then(net::ipv6_interface_index);
+    if let Some(address) = &config.unicast_address {
+        let addrs = net::resolve(address, config.unicast_port as u16, scope)?;
+        return retry_after_start(config, may_start, || match net::connect_tcp(&addrs) {
+            Ok(s) => Attempt::Connected(Stream::Tcp(s)),
+            Err(true) => Attempt::Absent,
+            Err(false) => Attempt::Failed,
+        });
     }
-    // No daemon: start one. Another client may be starting one at the same
-    // time (our start then fails its single-daemon guard) or an old one may
-    // be exiting: retry within a bounded window.
+    let group = config.multicast_address.as_deref().unwrap_or_default();
+    let groups = net::resolve(group, config.multicast_port as u16, scope)?;
+    if let Some(s) = discover_and_connect(config, &groups)? {
+        return Ok(s);
+    }
+    if !may_start {
+        return Err(ConnectError::Code(rc::CONNECT_ERROR));
+    }
+    let started = crate::daemon::spawn(config);
+    if started != rc::OK && started != rc::BIND_ERROR {
+        return Err(ConnectError::Code(started));
+    }
+    match discover_and_connect(config, &groups)? {
+        Some(s) => Ok(s),
+        None => Err(ConnectError::Code(rc::CONNECTION_REFUSED)),
+    }
+}
+
+enum Attempt {
+    Connected(Stream),
+    /// No daemon there (refused, or no socket file).
+    Absent,
+    Failed,
+}
+
+/// Tries `attempt`; when no daemon is there, starts one and retries within a
+/// bounded window (another client may be starting one at the same time, so
+/// ours fails its single-daemon guard; or an old one may be exiting).
+fn retry_after_start(
+    config: &Config,
+    may_start: bool,
+    attempt: impl Fn() -> Attempt,
+) -> Result<Stream, ConnectError> {
+    match attempt() {
+        Attempt::Connected(s) => return Ok(s),
+        Attempt::Absent if may_start => {}
+        _ => return Err(ConnectError::Code(rc::CONNECT_ERROR)),
+    }
     let deadline = Instant::now() + START_RETRY_WINDOW;
     let mut pause = Duration::from_millis(1);
     loop {
         let started = crate::daemon::spawn(config);
-        if started != rc::OK && started != rc::FLOCK_ERROR {
-            return Err(Failure(started));
+        if ![rc::OK, rc::FLOCK_ERROR, rc::BIND_ERROR].contains(&started) {
+            return Err(ConnectError::Code(started));
         }
-        match connect_unix(&path) {
-            Ok(s) => return Ok(s),
-            Err(e) if is_absent(&e) && Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-                if let Ok(s) = connect_unix(&path) {
-                    return Ok(s);
-                }
+        match attempt() {
+            Attempt::Connected(s) => return Ok(s),
+            Attempt::Absent if Instant::now() < deadline => {}
+            _ => return Err(ConnectError::Code(rc::DAEMON_NOT_STARTED)),
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn connect_local(config: &Config, may_start: bool) -> Result<Stream, ConnectError> {
+    let path = config.socket_path();
+    if path.len() >= 108 {
+        return Err(ConnectError::Code(rc::BUFFER_OVERFLOW));
+    }
+    retry_after_start(config, may_start, || match connect_unix(&path) {
+        Ok(s) => Attempt::Connected(s),
+        Err(e) if is_absent(&e) => Attempt::Absent,
+        Err(_) => Attempt::Failed,
+    })
+}
+
+/// Multicast discovery: up to DiscoveryAttempts datagrams to the group, each
+/// followed by a DiscoveryTimeout wait; the first reply names the daemon's
+/// TCP address (empty: the reply's source) and port.
+fn discover_and_connect(
+    config: &Config,
+    groups: &[std::net::SocketAddr],
+) -> Result<Option<Stream>, ConnectError> {
+    let shown = format!(
+        "{}/{}",
+        config.multicast_address.as_deref().unwrap_or_default(),
+        config.multicast_port
+    );
+    let mut query = String::with_capacity(96);
+    protocol::encode_discover(&mut query);
+    let timeout = Duration::from_millis(config.discovery_timeout.max(1) as u64);
+    for group in groups {
+        let Ok(sock) = net::multicast_sender(group, config.discovery_ttl.max(1) as u32) else {
+            continue;
+        };
+        if sock.set_read_timeout(Some(timeout)).is_err() {
+            continue;
+        }
+        for _ in 0..config.discovery_attempts.max(1) {
+            if config.verbose {
+                println!("sending UDP multicast datagram to {shown} ('{query}')");
             }
-            Err(_) => return Err(Failure(rc::DAEMON_NOT_STARTED)),
+            if sock.send_to(query.as_bytes(), group).is_err() {
+                break;
+            }
+            let mut buf = [0u8; 1024];
+            let deadline = Instant::now() + timeout;
+            let reply = loop {
+                match sock.recv_from(&mut buf) {
+                    Ok((n, src)) => {
+                        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        match protocol::parse_message(&buf[..n]) {
+                            Ok(m) if m.network.is_some() => {
+                                break Some((text, m.network.unwrap_or_default(), src))
+                            }
+                            _ => {}
+                        }
+                    }
+                    Err(_) => break None,
+                }
+                if Instant::now() >= deadline {
+                    break None;
+                }
+            };
+            let Some((text, network, src)) = reply else {
+                if config.verbose {
+                    println!("no reply from {shown}");
+                }
+                continue;
+            };
+            if config.verbose {
+                println!("reply from {shown} is '{text}'");
+            }
+            let target: Vec<std::net::SocketAddr> = if network.address.is_empty() {
+                let mut a = src;
+                a.set_port(network.port);
+                vec![a]
+            } else {
+                let scope = match src {
+                    std::net::SocketAddr::V6(v6) if v6.scope_id() != 0 => Some(v6.scope_id()),
+                    _ => config
+                        .network_interface
+                        .as_deref()
+                        .and_then(net::ipv6_interface_index),
+                };
+                net::resolve(&network.address, network.port, None)
+                    .or_else(|_| net::resolve(&network.address, network.port, scope))?
+            };
+            return match net::connect_tcp(&target) {
+                Ok(s) => Ok(Some(Stream::Tcp(s))),
+                Err(_) => Err(ConnectError::Code(rc::CONNECT_ERROR)),
+            };
         }
     }
+    Ok(None)
 }
 
 /// Reads one message (up to `</msg>`) with a per-message timeout (-1: none).
@@ -250,8 +396,12 @@ pub fn run(config: &Config, command: &[String]) -> i32 {
     let (stream, element) = loop {
         let stream = match connect(config, true) {
             Ok(s) => s,
-            Err(f) => {
-                report("flom_client_connect", f);
+            Err(ConnectError::Code(code)) => {
+                report("flom_client_connect", Failure(code));
+                return rc::ES_GENERIC_ERROR;
+            }
+            Err(ConnectError::Message(m)) => {
+                eprintln!("{m}");
                 return rc::ES_GENERIC_ERROR;
             }
         };
@@ -294,8 +444,13 @@ pub fn shutdown(config: &Config, immediate: bool) -> i32 {
         println!("Starting FLoM daemon quiesce shutdown...");
     }
     let _ = io::stdout().flush();
-    let Ok(mut stream) = connect(config, false) else {
-        return rc::ES_GENERIC_ERROR;
+    let mut stream = match connect(config, false) {
+        Ok(s) => s,
+        Err(ConnectError::Message(m)) => {
+            eprintln!("{m}");
+            return rc::ES_GENERIC_ERROR;
+        }
+        Err(ConnectError::Code(_)) => return rc::ES_GENERIC_ERROR,
     };
     let mut out = String::with_capacity(200);
     protocol::encode_management(&mut out, &crate::config::unique_id(), immediate);

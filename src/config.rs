@@ -96,6 +96,13 @@ impl Config {
         }
     }
 
+    /// Whether the transport is TCP (with or without discovery) rather than
+    /// the AF_UNIX socket: no socket name and an address configured.
+    pub fn uses_network(&self) -> bool {
+        self.socket_name.is_none()
+            && (self.unicast_address.is_some() || self.multicast_address.is_some())
+    }
+
     /// Whether TLS is configured (all three files set).
     pub fn tls_enabled(&self) -> bool {
         self.tls_certificate.is_some()

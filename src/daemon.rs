@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::locker::{Grant, Locker, Outcome, Request};
-use crate::net::{Listener, Stream};
+use crate::net::{self, Keepalive, Listener, Stream};
 use crate::poller::{Event, Poller, Token, READABLE, WRITABLE};
 use crate::protocol::{self, Message, ParseError};
 use crate::rc;
@@ -16,6 +16,7 @@ use crate::slab::Slab;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 const TOKEN_SIGNAL: Token = 0;
 const TOKEN_LISTENER_BASE: Token = 1;
+const TOKEN_DISCOVERY: Token = 9;
 const TOKEN_CONN_BASE: Token = 16;
 
 /// After its last client leaves, a locker lives its idle lifespan (1000 ms
@@ -228,6 +230,10 @@ pub struct Daemon {
     poller: Poller,
     listeners: Vec<Listener>,
     signal_read: RawFd,
+    discovery: Option<UdpSocket>,
+    /// What discovery replies advertise: address ("" for a wildcard) and TCP port.
+    advertised: (String, u16),
+    keepalive: Keepalive,
     conns: Slab<Conn>,
     lockers: Slab<LockerEntry>,
     by_key: HashMap<String, usize>,
@@ -259,6 +265,13 @@ impl Daemon {
             poller: Poller::new(),
             listeners: Vec::new(),
             signal_read: -1,
+            discovery: None,
+            advertised: (String::new(), 0),
+            keepalive: Keepalive {
+                time_s: config.tcp_keepalive_time,
+                intvl_s: config.tcp_keepalive_intvl,
+                probes: config.tcp_keepalive_probes,
+            },
             conns: Slab::default(),
             lockers: Slab::default(),
             by_key: HashMap::new(),
@@ -274,9 +287,89 @@ impl Daemon {
             grants: Vec::new(),
             events: Vec::new(),
         };
-        d.listen_unix(&config.socket_path())?;
+        if config.uses_network() {
+            d.listen_network(config)?;
+        } else {
+            d.listen_unix(&config.socket_path())?;
+        }
         d.install_signals()?;
         Ok(d)
+    }
+
+    /// TCP listener on the unicast address (or the wildcard of the group's
+    /// family on an ephemeral port when only a multicast group is set), plus
+    /// the discovery responder when a multicast group is set.
+    fn listen_network(&mut self, config: &Config) -> Result<(), i32> {
+        let scope = config
+            .network_interface
+            .as_deref()
+            .and_then(net::ipv6_interface_index);
+        let group = match &config.multicast_address {
+            Some(g) => Some(
+                net::resolve(g, config.multicast_port as u16, scope)
+                    .map_err(|_| rc::BIND_ERROR)?
+                    .remove(0),
+            ),
+            None => None,
+        };
+        let candidates: Vec<SocketAddr> = match &config.unicast_address {
+            Some(a) => {
+                net::resolve(a, config.unicast_port as u16, scope).map_err(|_| rc::BIND_ERROR)?
+            }
+            None => {
+                let wildcard = match group {
+                    Some(SocketAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                };
+                vec![SocketAddr::new(wildcard, 0)]
+            }
+        };
+        let listener = candidates
+            .iter()
+            .find_map(|a| TcpListener::bind(a).ok())
+            .ok_or(rc::BIND_ERROR)?;
+        listener.set_nonblocking(true).map_err(|_| rc::BIND_ERROR)?;
+        let port = listener.local_addr().map_err(|_| rc::BIND_ERROR)?.port();
+        let address = match &config.unicast_address {
+            Some(a) if !net::is_wildcard(a) => a.clone(),
+            _ => String::new(),
+        };
+        self.advertised = (address, port);
+        let token = TOKEN_LISTENER_BASE + self.listeners.len();
+        self.poller.register(listener.as_raw_fd(), token, READABLE);
+        self.listeners.push(Listener::Tcp(listener));
+        self.next_uid += 1;
+        if let Some(group) = group {
+            let udp = net::multicast_responder(group).map_err(|_| rc::BIND_ERROR)?;
+            udp.set_nonblocking(true).map_err(|_| rc::BIND_ERROR)?;
+            self.poller
+                .register(udp.as_raw_fd(), TOKEN_DISCOVERY, READABLE);
+            self.discovery = Some(udp);
+            self.next_uid += 1;
+        }
+        Ok(())
+    }
+
+    /// Answers discovery datagrams with the TCP address and port.
+    fn on_discovery(&mut self) {
+        let Some(udp) = &self.discovery else { return };
+        let mut buf = [0u8; 1024];
+        loop {
+            let (n, src) = match udp.recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(_) => return,
+            };
+            let ok = protocol::parse_message(&buf[..n]).is_ok_and(|m| {
+                m.verb == protocol::VERB_DISCOVER && m.step == protocol::STEP_REQUEST
+            });
+            if ok {
+                let mut out = std::mem::take(&mut self.out);
+                out.clear();
+                protocol::encode_discover_reply(&mut out, &self.advertised.0, self.advertised.1);
+                let _ = udp.send_to(out.as_bytes(), src);
+                self.out = out;
+            }
+        }
     }
 
     fn listen_unix(&mut self, path: &str) -> Result<(), i32> {
@@ -395,6 +488,7 @@ impl Daemon {
     fn dispatch(&mut self, ev: Event) {
         match ev.token {
             TOKEN_SIGNAL => self.on_signal(),
+            TOKEN_DISCOVERY => self.on_discovery(),
             t if t < TOKEN_CONN_BASE => self.on_accept(t - TOKEN_LISTENER_BASE),
             t => {
                 let id = t - TOKEN_CONN_BASE;
@@ -432,6 +526,9 @@ impl Daemon {
             };
             if stream.set_nonblocking(true).is_err() {
                 continue;
+            }
+            if let Stream::Tcp(tcp) = &stream {
+                net::tune_accepted_tcp(tcp, self.keepalive);
             }
             let uid = self.next_uid;
             self.next_uid += 1;

@@ -1,19 +1,28 @@
-//! Transports: the stream connection type shared by client and daemon (AF_UNIX
-//! now; TCP slots in beside it), listeners, and small socket helpers.
+//! Transports: the stream connection type shared by client and daemon
+//! (AF_UNIX and TCP over IPv4/IPv6), listeners, address resolution with IPv6
+//! scope ids (`-n IFACE`, `ADDR%IFACE`), TCP keepalive, UDP multicast sockets
+//! for discovery, and small socket helpers.
 
+use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::os::unix::io::{AsRawFd, RawFd};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream, ToSocketAddrs,
+    UdpSocket,
+};
+use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
 /// A connected stream to a peer.
 pub enum Stream {
     Unix(UnixStream),
+    Tcp(TcpStream),
 }
 
 impl Stream {
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {
             Stream::Unix(s) => s.set_nonblocking(on),
+            Stream::Tcp(s) => s.set_nonblocking(on),
         }
     }
 
@@ -21,13 +30,19 @@ impl Stream {
     pub fn shutdown_write(&self) -> io::Result<()> {
         match self {
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
         }
     }
 
-    /// The VFS `peer_name` of the peer: `localhost/` for UNIX sockets.
+    /// The VFS `peer_name` of the peer: `localhost/` for UNIX sockets,
+    /// `HOST/PORT` (numeric) for TCP.
     pub fn peer_name(&self) -> String {
         match self {
             Stream::Unix(_) => "localhost/".to_string(),
+            Stream::Tcp(s) => match s.peer_addr() {
+                Ok(a) => format!("{}/{}", a.ip(), a.port()),
+                Err(_) => "unknown/".to_string(),
+            },
         }
     }
 }
@@ -36,6 +51,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
         }
     }
 }
@@ -44,6 +60,7 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -55,6 +72,7 @@ impl AsRawFd for Stream {
     fn as_raw_fd(&self) -> RawFd {
         match self {
             Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
         }
     }
 }
@@ -62,6 +80,7 @@ impl AsRawFd for Stream {
 /// A listening socket of the daemon.
 pub enum Listener {
     Unix(UnixListener),
+    Tcp(TcpListener),
 }
 
 impl Listener {
@@ -69,6 +88,7 @@ impl Listener {
     pub fn accept(&self) -> io::Result<Stream> {
         match self {
             Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
         }
     }
 }
@@ -77,6 +97,7 @@ impl AsRawFd for Listener {
     fn as_raw_fd(&self) -> RawFd {
         match self {
             Listener::Unix(l) => l.as_raw_fd(),
+            Listener::Tcp(l) => l.as_raw_fd(),
         }
     }
 }
@@ -115,5 +136,303 @@ pub fn raise_fd_limit() {
             r.rlim_cur = r.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         }
+    }
+}
+
+// ------------------------------------------------------------ addresses
+
+/// The interface index of `name` when it has an IPv6 address, else None
+/// (C FLoM silently ignores such an interface).
+pub fn ipv6_interface_index(name: &str) -> Option<u32> {
+    let listed = std::fs::read_to_string("/proc/net/if_inet6").ok()?;
+    if !listed
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some(name))
+    {
+        return None;
+    }
+    let c = CString::new(name).ok()?;
+    // SAFETY: if_nametoindex reads a NUL-terminated string.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (idx != 0).then_some(idx)
+}
+
+/// The name of interface `index`.
+pub fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: if_indextoname wrote a NUL-terminated name into buf.
+    Some(
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
+/// Why an address could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressError {
+    /// The name did not resolve.
+    Unresolved(String),
+    /// An IPv6 link-local address without an interface.
+    NeedsInterface(String),
+    /// `ADDR%IFACE` named an unknown interface.
+    UnknownInterface(String),
+}
+
+impl std::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddressError::Unresolved(a) => write!(f, "flom: cannot resolve address '{a}'"),
+            AddressError::NeedsInterface(a) => write!(
+                f,
+                "flom: '{a}' is an IPv6 link-local address: name the network interface with -n IFACE (or write it as {a}%IFACE)"
+            ),
+            AddressError::UnknownInterface(i) => write!(f, "flom: network interface '{i}' does not exist or has no IPv6 address"),
+        }
+    }
+}
+
+/// Resolves `host` (name, IPv4, IPv6, `IPv6%IFACE`) and `port` into socket
+/// addresses, in resolver order. `scope` (from `-n`) forces IPv6 and is
+/// stamped on every IPv6 address. A link-local IPv6 address without a scope
+/// is an error that tells the user to use `-n`.
+pub fn resolve(host: &str, port: u16, scope: Option<u32>) -> Result<Vec<SocketAddr>, AddressError> {
+    let (host, scope) = match host.split_once('%') {
+        Some((h, iface)) => match ipv6_interface_index(iface) {
+            Some(i) => (h, Some(i)),
+            None => return Err(AddressError::UnknownInterface(iface.to_string())),
+        },
+        None => (host, scope),
+    };
+    let host_clean = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match host_clean.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => (host_clean, port)
+            .to_socket_addrs()
+            .map_err(|_| AddressError::Unresolved(host.to_string()))?
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for a in addrs {
+        match a {
+            SocketAddr::V4(_) if scope.is_some() => continue,
+            SocketAddr::V4(v4) => out.push(SocketAddr::V4(v4)),
+            SocketAddr::V6(v6) => {
+                let needs = is_link_local(v6.ip());
+                let sid = scope.unwrap_or(v6.scope_id());
+                if needs && sid == 0 {
+                    return Err(AddressError::NeedsInterface(host.to_string()));
+                }
+                out.push(SocketAddr::V6(SocketAddrV6::new(*v6.ip(), port, 0, sid)));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(AddressError::Unresolved(host.to_string()));
+    }
+    Ok(out)
+}
+
+/// Whether an address text is a wildcard (`0.0.0.0`, `::`).
+pub fn is_wildcard(host: &str) -> bool {
+    matches!(host.parse::<IpAddr>(), Ok(ip) if ip.is_unspecified())
+}
+
+// ------------------------------------------------------------ TCP options
+
+fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: setsockopt with a pointer to a local int of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Keepalive settings for accepted TCP connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    pub time_s: i32,
+    pub intvl_s: i32,
+    pub probes: i32,
+}
+
+/// TCP_NODELAY and keepalive on an accepted TCP connection (IPv4 and IPv6).
+pub fn tune_accepted_tcp(s: &TcpStream, ka: Keepalive) {
+    let fd = s.as_raw_fd();
+    let _ = s.set_nodelay(true);
+    let _ = setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    let _ = setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, ka.time_s.max(1));
+    let _ = setsockopt_int(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_KEEPINTVL,
+        ka.intvl_s.max(1),
+    );
+    let _ = setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, ka.probes.max(1));
+}
+
+/// Connects to the first address that accepts. Err(true) when every
+/// address refused (so a daemon may be started), Err(false) otherwise.
+pub fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, bool> {
+    let mut all_refused = true;
+    for a in addrs {
+        match TcpStream::connect(a) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+            Err(_) => all_refused = false,
+        }
+    }
+    Err(all_refused)
+}
+
+// ------------------------------------------------------------ UDP multicast
+
+fn sockaddr_of(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; we fill the variant matching the family.
+    unsafe {
+        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
+        let len = match addr {
+            SocketAddr::V4(a) => {
+                let sin = &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in);
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = a.port().to_be();
+                sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+                std::mem::size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6);
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = a.port().to_be();
+                sin6.sin6_addr.s6_addr = a.ip().octets();
+                sin6.sin6_scope_id = a.scope_id();
+                std::mem::size_of::<libc::sockaddr_in6>()
+            }
+        };
+        (ss, len as libc::socklen_t)
+    }
+}
+
+/// A UDP socket with SO_REUSEADDR bound to `bind`.
+pub fn udp_socket_reuse(bind: SocketAddr) -> io::Result<UdpSocket> {
+    let family = if bind.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: creating a socket we immediately own.
+    let fd = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket we own.
+    let sock = unsafe { UdpSocket::from_raw_fd(fd) };
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    let (ss, len) = sockaddr_of(&bind);
+    // SAFETY: binding our socket to a valid sockaddr of length len.
+    if unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+/// The daemon's discovery socket: bound to the wildcard of the group's
+/// family on `port`, member of `group` (on interface `scope` for IPv6).
+pub fn multicast_responder(group: SocketAddr) -> io::Result<UdpSocket> {
+    match group {
+        SocketAddr::V4(g) => {
+            let s = udp_socket_reuse(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), g.port()))?;
+            s.join_multicast_v4(g.ip(), &Ipv4Addr::UNSPECIFIED)?;
+            Ok(s)
+        }
+        SocketAddr::V6(g) => {
+            let s = udp_socket_reuse(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), g.port()))?;
+            s.join_multicast_v6(g.ip(), g.scope_id())?;
+            Ok(s)
+        }
+    }
+}
+
+/// The client's discovery socket for `group`: wildcard:0, hop limit `ttl`,
+/// outgoing interface `scope` for IPv6.
+pub fn multicast_sender(group: &SocketAddr, ttl: u32) -> io::Result<UdpSocket> {
+    match group {
+        SocketAddr::V4(_) => {
+            let s = udp_socket_reuse(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))?;
+            s.set_multicast_ttl_v4(ttl)?;
+            Ok(s)
+        }
+        SocketAddr::V6(g) => {
+            let s = udp_socket_reuse(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0))?;
+            setsockopt_int(
+                s.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MULTICAST_HOPS,
+                ttl as i32,
+            )?;
+            if g.scope_id() != 0 {
+                setsockopt_int(
+                    s.as_raw_fd(),
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_MULTICAST_IF,
+                    g.scope_id() as i32,
+                )?;
+            }
+            Ok(s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_literals_and_link_local() {
+        assert_eq!(
+            resolve("127.0.0.1", 5, None).unwrap(),
+            vec!["127.0.0.1:5".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve("::1", 5, None).unwrap(),
+            vec!["[::1]:5".parse().unwrap()]
+        );
+        assert!(matches!(
+            resolve("fe80::1", 5, None),
+            Err(AddressError::NeedsInterface(_))
+        ));
+        let lo = ipv6_interface_index("lo");
+        if let Some(i) = lo {
+            let a = resolve("fe80::1", 5, Some(i)).unwrap();
+            assert!(matches!(a[0], SocketAddr::V6(v) if v.scope_id() == i));
+            let b = resolve("fe80::1%lo", 5, None).unwrap();
+            assert_eq!(a, b);
+        }
+        assert!(matches!(
+            resolve("fe80::1%nosuchif0", 5, None),
+            Err(AddressError::UnknownInterface(_))
+        ));
+        assert!(is_wildcard("0.0.0.0") && is_wildcard("::") && !is_wildcard("127.0.0.1"));
     }
 }
