@@ -23,7 +23,12 @@ impl Policy for SimplePolicy {
         }
     }
 
-    fn grant(&mut self, _holders: &[Holder], req: &Request, _now: Instant) -> (Option<String>, u64) {
+    fn grant(
+        &mut self,
+        _holders: &[Holder],
+        req: &Request,
+        _now: Instant,
+    ) -> (Option<String>, u64) {
         self.held[req.mode as usize] += 1;
         (None, 0)
     }
@@ -32,7 +37,7 @@ impl Policy for SimplePolicy {
         self.held[holder.req.mode as usize] -= 1;
     }
 
-    fn saturated(&self, _holders: &[Holder]) -> bool {
+    fn saturated(&self, _holders: &[Holder], _now: Instant) -> bool {
         // Only NL is compatible with EX, and NL requests never wait.
         self.held[LockMode::Exclusive as usize] > 0
     }
@@ -45,23 +50,52 @@ mod tests {
     use std::time::Instant;
 
     fn req(mode: LockMode, wait: bool) -> Request {
-        Request { name: "R".into(), mode, quantity: 1, wait }
+        Request {
+            name: "R".into(),
+            mode,
+            quantity: 1,
+            wait,
+        }
     }
 
     #[test]
     fn ex_serialises_and_queue_is_fifo() {
         let now = Instant::now();
         let mut l = Locker::new("R", ResourceType::Simple, 0).unwrap();
-        assert_eq!(l.lock(1, req(LockMode::Exclusive, true), now), Outcome::Granted(None));
-        assert_eq!(l.lock(2, req(LockMode::Exclusive, true), now), Outcome::Enqueued);
-        assert_eq!(l.lock(3, req(LockMode::Exclusive, false), now), Outcome::Busy);
-        assert_eq!(l.lock(4, req(LockMode::Exclusive, true), now), Outcome::Enqueued);
+        assert_eq!(
+            l.lock(1, req(LockMode::Exclusive, true), now),
+            Outcome::Granted(None)
+        );
+        assert_eq!(
+            l.lock(2, req(LockMode::Exclusive, true), now),
+            Outcome::Enqueued
+        );
+        assert_eq!(
+            l.lock(3, req(LockMode::Exclusive, false), now),
+            Outcome::Busy
+        );
+        assert_eq!(
+            l.lock(4, req(LockMode::Exclusive, true), now),
+            Outcome::Enqueued
+        );
         let mut g = Vec::new();
         assert!(l.unlock(1, false, now, &mut g));
-        assert_eq!(g, vec![Grant { conn: 2, element: None }]);
+        assert_eq!(
+            g,
+            vec![Grant {
+                conn: 2,
+                element: None
+            }]
+        );
         g.clear();
         l.disconnect(2, now, &mut g);
-        assert_eq!(g, vec![Grant { conn: 4, element: None }]);
+        assert_eq!(
+            g,
+            vec![Grant {
+                conn: 4,
+                element: None
+            }]
+        );
         g.clear();
         l.disconnect(4, now, &mut g);
         assert!(g.is_empty());
@@ -73,14 +107,29 @@ mod tests {
         // UC5 (1/9): PR held, PW queued, new PR granted at once.
         let now = Instant::now();
         let mut l = Locker::new("R", ResourceType::Simple, 0).unwrap();
-        assert_eq!(l.lock(1, req(LockMode::ProtectedRead, true), now), Outcome::Granted(None));
-        assert_eq!(l.lock(2, req(LockMode::ProtectedWrite, true), now), Outcome::Enqueued);
-        assert_eq!(l.lock(3, req(LockMode::ProtectedRead, true), now), Outcome::Granted(None));
+        assert_eq!(
+            l.lock(1, req(LockMode::ProtectedRead, true), now),
+            Outcome::Granted(None)
+        );
+        assert_eq!(
+            l.lock(2, req(LockMode::ProtectedWrite, true), now),
+            Outcome::Enqueued
+        );
+        assert_eq!(
+            l.lock(3, req(LockMode::ProtectedRead, true), now),
+            Outcome::Granted(None)
+        );
         let mut g = Vec::new();
         l.unlock(1, false, now, &mut g);
         assert!(g.is_empty());
         l.unlock(3, false, now, &mut g);
-        assert_eq!(g, vec![Grant { conn: 2, element: None }]);
+        assert_eq!(
+            g,
+            vec![Grant {
+                conn: 2,
+                element: None
+            }]
+        );
     }
 
     #[test]
