@@ -4,6 +4,7 @@
 //! now?" and "what element does the grant carry?". The daemon loop drives it
 //! with lock / unlock / disconnect / timer events and sends the answers.
 
+pub mod hierarchical;
 pub mod numeric;
 pub mod set;
 pub mod simple;
@@ -104,6 +105,7 @@ pub enum ResourcePolicy {
     Simple(simple::SimplePolicy),
     Numeric(numeric::NumericPolicy),
     Set(set::SetPolicy),
+    Hierarchical(hierarchical::HierarchicalPolicy),
 }
 
 impl ResourcePolicy {
@@ -112,6 +114,7 @@ impl ResourcePolicy {
             ResourcePolicy::Simple(p) => p,
             ResourcePolicy::Numeric(p) => p,
             ResourcePolicy::Set(p) => p,
+            ResourcePolicy::Hierarchical(p) => p,
         }
     }
     fn get_mut(&mut self) -> &mut dyn Policy {
@@ -119,6 +122,7 @@ impl ResourcePolicy {
             ResourcePolicy::Simple(p) => p,
             ResourcePolicy::Numeric(p) => p,
             ResourcePolicy::Set(p) => p,
+            ResourcePolicy::Hierarchical(p) => p,
         }
     }
 }
@@ -164,6 +168,9 @@ impl Locker {
                 ResourcePolicy::Numeric(numeric::NumericPolicy::new(resource::capacity(name)))
             }
             ResourceType::Set => ResourcePolicy::Set(set::SetPolicy::new(name)),
+            ResourceType::Hierarchical => {
+                ResourcePolicy::Hierarchical(hierarchical::HierarchicalPolicy::default())
+            }
             _ => return Err(InitError::Invalid),
         };
         Ok(Locker {
