@@ -6,6 +6,7 @@
 
 pub mod hierarchical;
 pub mod numeric;
+pub mod sequence;
 pub mod set;
 pub mod simple;
 
@@ -106,6 +107,7 @@ pub enum ResourcePolicy {
     Numeric(numeric::NumericPolicy),
     Set(set::SetPolicy),
     Hierarchical(hierarchical::HierarchicalPolicy),
+    Sequence(sequence::SequencePolicy),
 }
 
 impl ResourcePolicy {
@@ -115,6 +117,7 @@ impl ResourcePolicy {
             ResourcePolicy::Numeric(p) => p,
             ResourcePolicy::Set(p) => p,
             ResourcePolicy::Hierarchical(p) => p,
+            ResourcePolicy::Sequence(p) => p,
         }
     }
     fn get_mut(&mut self) -> &mut dyn Policy {
@@ -123,6 +126,7 @@ impl ResourcePolicy {
             ResourcePolicy::Numeric(p) => p,
             ResourcePolicy::Set(p) => p,
             ResourcePolicy::Hierarchical(p) => p,
+            ResourcePolicy::Sequence(p) => p,
         }
     }
 }
@@ -171,6 +175,10 @@ impl Locker {
             ResourceType::Hierarchical => {
                 ResourcePolicy::Hierarchical(hierarchical::HierarchicalPolicy::default())
             }
+            ResourceType::Sequence => ResourcePolicy::Sequence(sequence::SequencePolicy::new(
+                resource::capacity(name),
+                resource::is_transactional_sequence(name),
+            )),
             _ => return Err(InitError::Invalid),
         };
         Ok(Locker {
