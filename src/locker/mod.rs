@@ -9,6 +9,7 @@ pub mod numeric;
 pub mod sequence;
 pub mod set;
 pub mod simple;
+pub mod timestamp;
 
 use crate::resource::{self, LockMode, ResourceType};
 use std::collections::VecDeque;
@@ -108,6 +109,7 @@ pub enum ResourcePolicy {
     Set(set::SetPolicy),
     Hierarchical(hierarchical::HierarchicalPolicy),
     Sequence(sequence::SequencePolicy),
+    Timestamp(timestamp::TimestampPolicy),
 }
 
 impl ResourcePolicy {
@@ -118,6 +120,7 @@ impl ResourcePolicy {
             ResourcePolicy::Set(p) => p,
             ResourcePolicy::Hierarchical(p) => p,
             ResourcePolicy::Sequence(p) => p,
+            ResourcePolicy::Timestamp(p) => p,
         }
     }
     fn get_mut(&mut self) -> &mut dyn Policy {
@@ -127,6 +130,7 @@ impl ResourcePolicy {
             ResourcePolicy::Set(p) => p,
             ResourcePolicy::Hierarchical(p) => p,
             ResourcePolicy::Sequence(p) => p,
+            ResourcePolicy::Timestamp(p) => p,
         }
     }
 }
@@ -165,7 +169,6 @@ impl Locker {
         idle_lifespan_ms: u64,
         clock: WallClock,
     ) -> Result<Locker, InitError> {
-        let _ = clock;
         let policy = match kind {
             ResourceType::Simple => ResourcePolicy::Simple(simple::SimplePolicy::default()),
             ResourceType::Numeric => {
@@ -179,7 +182,14 @@ impl Locker {
                 resource::capacity(name),
                 resource::is_transactional_sequence(name),
             )),
-            _ => return Err(InitError::Invalid),
+            ResourceType::Timestamp => {
+                let format = resource::timestamp_format(name).ok_or(InitError::Invalid)?;
+                ResourcePolicy::Timestamp(timestamp::TimestampPolicy::new(
+                    format,
+                    resource::capacity(name),
+                    clock,
+                )?)
+            }
         };
         Ok(Locker {
             name: name.to_string(),
