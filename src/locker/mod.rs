@@ -11,6 +11,9 @@ pub mod set;
 pub mod simple;
 pub mod timestamp;
 
+#[cfg(test)]
+mod property_tests;
+
 use crate::resource::{self, LockMode, ResourceType};
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
