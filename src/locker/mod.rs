@@ -4,11 +4,29 @@
 //! now?" and "what element does the grant carry?". The daemon loop drives it
 //! with lock / unlock / disconnect / timer events and sends the answers.
 
+pub mod hierarchical;
+pub mod numeric;
+pub mod sequence;
+pub mod set;
 pub mod simple;
+pub mod timestamp;
 
-use crate::resource::{LockMode, ResourceType};
+#[cfg(test)]
+mod property_tests;
+
+use crate::resource::{self, LockMode, ResourceType};
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+
+/// Turns the monotonic instant of an event into wall-clock time (timestamp
+/// resources format local time). The daemon uses `system_wall_clock`; tests
+/// map instants onto a fixed wall time so they need not sleep.
+pub type WallClock = Box<dyn Fn(Instant) -> SystemTime + Send + Sync>;
+
+/// The real wall clock (ignores the instant and reads the system time).
+pub fn system_wall_clock() -> WallClock {
+    Box::new(|_| SystemTime::now())
+}
 
 /// The daemon's handle for a client connection (its slab index).
 pub type ConnId = u32;
@@ -75,9 +93,9 @@ pub trait Policy {
     fn grant(&mut self, holders: &[Holder], req: &Request, now: Instant) -> (Option<String>, u64);
     /// Records the release of `holder` (already removed from the holders).
     fn release(&mut self, holder: &Holder, rollback: bool);
-    /// True when no queued request could be granted before a release: the
-    /// queue scan stops early (keeps a release O(1) on a long EX queue).
-    fn saturated(&self, _holders: &[Holder]) -> bool {
+    /// True when no queued request could be granted now: the queue scan
+    /// stops early (keeps a release O(1) on a long EX queue).
+    fn saturated(&self, _holders: &[Holder], _now: Instant) -> bool {
         false
     }
     /// When a queued request may become grantable without any release
@@ -90,17 +108,32 @@ pub trait Policy {
 /// The policy of each resource type.
 pub enum ResourcePolicy {
     Simple(simple::SimplePolicy),
+    Numeric(numeric::NumericPolicy),
+    Set(set::SetPolicy),
+    Hierarchical(hierarchical::HierarchicalPolicy),
+    Sequence(sequence::SequencePolicy),
+    Timestamp(timestamp::TimestampPolicy),
 }
 
 impl ResourcePolicy {
     fn get(&self) -> &dyn Policy {
         match self {
             ResourcePolicy::Simple(p) => p,
+            ResourcePolicy::Numeric(p) => p,
+            ResourcePolicy::Set(p) => p,
+            ResourcePolicy::Hierarchical(p) => p,
+            ResourcePolicy::Sequence(p) => p,
+            ResourcePolicy::Timestamp(p) => p,
         }
     }
     fn get_mut(&mut self) -> &mut dyn Policy {
         match self {
             ResourcePolicy::Simple(p) => p,
+            ResourcePolicy::Numeric(p) => p,
+            ResourcePolicy::Set(p) => p,
+            ResourcePolicy::Hierarchical(p) => p,
+            ResourcePolicy::Sequence(p) => p,
+            ResourcePolicy::Timestamp(p) => p,
         }
     }
 }
@@ -125,10 +158,41 @@ pub struct Locker {
 }
 
 impl Locker {
+    /// A locker for the resource `name` of type `kind` (as told by
+    /// `resource::resource_type`), created by a request with that name.
     pub fn new(name: &str, kind: ResourceType, idle_lifespan_ms: u64) -> Result<Locker, InitError> {
+        Self::with_wall_clock(name, kind, idle_lifespan_ms, system_wall_clock())
+    }
+
+    /// Like `new`, with the wall clock a timestamp resource reads (other
+    /// types ignore it).
+    pub fn with_wall_clock(
+        name: &str,
+        kind: ResourceType,
+        idle_lifespan_ms: u64,
+        clock: WallClock,
+    ) -> Result<Locker, InitError> {
         let policy = match kind {
             ResourceType::Simple => ResourcePolicy::Simple(simple::SimplePolicy::default()),
-            _ => return Err(InitError::Invalid),
+            ResourceType::Numeric => {
+                ResourcePolicy::Numeric(numeric::NumericPolicy::new(resource::capacity(name)))
+            }
+            ResourceType::Set => ResourcePolicy::Set(set::SetPolicy::new(name)),
+            ResourceType::Hierarchical => {
+                ResourcePolicy::Hierarchical(hierarchical::HierarchicalPolicy::default())
+            }
+            ResourceType::Sequence => ResourcePolicy::Sequence(sequence::SequencePolicy::new(
+                resource::capacity(name),
+                resource::is_transactional_sequence(name),
+            )),
+            ResourceType::Timestamp => {
+                let format = resource::timestamp_format(name).ok_or(InitError::Invalid)?;
+                ResourcePolicy::Timestamp(timestamp::TimestampPolicy::new(
+                    format,
+                    resource::capacity(name),
+                    clock,
+                )?)
+            }
         };
         Ok(Locker {
             name: name.to_string(),
@@ -227,7 +291,7 @@ impl Locker {
     fn grant_waiting(&mut self, now: Instant, grants: &mut Vec<Grant>) {
         let mut i = 0;
         while i < self.waiting.len() {
-            if self.policy.get().saturated(&self.holders) {
+            if self.policy.get().saturated(&self.holders, now) {
                 break;
             }
             if self

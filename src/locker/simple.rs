@@ -37,7 +37,7 @@ impl Policy for SimplePolicy {
         self.held[holder.req.mode as usize] -= 1;
     }
 
-    fn saturated(&self, _holders: &[Holder]) -> bool {
+    fn saturated(&self, _holders: &[Holder], _now: Instant) -> bool {
         // Only NL is compatible with EX, and NL requests never wait.
         self.held[LockMode::Exclusive as usize] > 0
     }
