@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod debug_feature;
 pub mod exec;
 pub mod locker;
 pub mod net;

@@ -10,10 +10,7 @@ fn main() {
         Ok(inv) => match inv.action {
             Action::Run(command) => client::run(&inv.config, &command),
             Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
-            Action::DebugFeature(name) => {
-                eprintln!("flom: debug feature '{name}' is not supported yet");
-                1
-            }
+            Action::DebugFeature(name) => flom::debug_feature::run(&inv.config, &name),
         },
     };
     std::process::exit(status);
