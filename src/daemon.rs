@@ -27,8 +27,7 @@ const TOKEN_LISTENER_BASE: Token = 1;
 const TOKEN_DISCOVERY: Token = 9;
 const TOKEN_CONN_BASE: Token = 16;
 
-/// After its last client leaves, a locker lives its idle lifespan (1000 ms
-/// when that is 0) plus this grace, as C FLoM's lockers do.
+/// Grace added to a locker's idle lifespan (see `LockerEntry::idle_life`).
 const LOCKER_IDLE_GRACE_MS: u64 = 1000;
 /// Lifespan a quiesce request gives the daemon.
 const QUIESCE_LIFESPAN_MS: i32 = 100;
@@ -195,12 +194,31 @@ struct Conn {
 
 struct LockerEntry {
     locker: Locker,
-    key: String,
     uid: u64,
-    /// Generation of the pending idle-expiry timer; 0 = none.
-    expire_gen: u64,
+    /// Since when the locker has had no holder and no waiter.
+    unused_since: Option<Instant>,
+    /// Whether an idle-expiry timer is in the heap (at most one per locker,
+    /// so a busy resource does not pile up stale timers).
+    expiry_pending: bool,
     /// The pending wake-up (timestamp grain), if any.
     wake_at: Option<Instant>,
+}
+
+impl LockerEntry {
+    fn routing_key(&self) -> &str {
+        resource::routing_key(&self.locker.name, self.locker.kind)
+    }
+
+    /// How long an unused locker lives: its idle lifespan (1000 ms when 0)
+    /// plus a grace, as C FLoM's lockers do.
+    fn idle_life(&self) -> Duration {
+        let idle = if self.locker.idle_lifespan_ms > 0 {
+            self.locker.idle_lifespan_ms
+        } else {
+            1000
+        };
+        Duration::from_millis(idle + LOCKER_IDLE_GRACE_MS)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -213,8 +231,9 @@ enum TimerKind {
 struct Timer {
     at: Instant,
     kind: TimerKind,
+    /// Slab index and uid of the locker (the uid tells a reused slot apart).
     locker: usize,
-    gen: u64,
+    uid: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -236,10 +255,9 @@ pub struct Daemon {
     keepalive: Keepalive,
     conns: Slab<Conn>,
     lockers: Slab<LockerEntry>,
-    by_key: HashMap<String, usize>,
+    by_key: HashMap<Box<str>, usize>,
     incubator: Vec<usize>,
     timers: BinaryHeap<Reverse<Timer>>,
-    next_gen: u64,
     lifespan_ms: i32,
     idle_since: Option<Instant>,
     next_uid: u64,
@@ -277,7 +295,6 @@ impl Daemon {
             by_key: HashMap::new(),
             incubator: Vec::new(),
             timers: BinaryHeap::new(),
-            next_gen: 1,
             lifespan_ms: config.daemon_lifespan,
             idle_since: Some(Instant::now()),
             next_uid: 1,
@@ -669,8 +686,8 @@ impl Daemon {
             quantity,
             wait: r.wait,
         };
-        let key = resource::routing_key(&r.name, kind).to_string();
-        if let Some(&l) = self.by_key.get(&key) {
+        let key = resource::routing_key(&r.name, kind);
+        if let Some(&l) = self.by_key.get(key) {
             self.hand_to_locker(id, l, req);
         } else if r.create {
             let lifespan = r.lifespan.unsigned_abs();
@@ -684,11 +701,12 @@ impl Daemon {
             };
             let uid = self.next_uid;
             self.next_uid += 1;
+            let key: Box<str> = key.into();
             let l = self.lockers.insert(LockerEntry {
                 locker,
-                key: key.clone(),
                 uid,
-                expire_gen: 0,
+                unused_since: None,
+                expiry_pending: false,
                 wake_at: None,
             });
             self.by_key.insert(key.clone(), l);
@@ -704,6 +722,7 @@ impl Daemon {
                 rc::LOCK_WAIT_RESOURCE,
                 None,
             );
+            let key = key.to_string();
             self.conns.get_mut(id).expect("live conn").state = ConnState::Incubated { key, req };
             self.incubator.push(id);
         }
@@ -752,7 +771,7 @@ impl Daemon {
         };
         let entry = self.lockers.get_mut(l).expect("live locker");
         let same = resource::resource_type(&r.name)
-            .is_some_and(|k| resource::routing_key(&r.name, k) == entry.key);
+            .is_some_and(|k| resource::routing_key(&r.name, k) == entry.routing_key());
         if !same {
             // Unlock of another resource: drop the connection (which releases).
             self.to_close.push(id);
@@ -786,25 +805,21 @@ impl Daemon {
             return;
         };
         if entry.locker.is_unused() {
-            if entry.expire_gen == 0 {
-                let gen = self.next_gen;
-                self.next_gen += 1;
-                entry.expire_gen = gen;
-                let idle = if entry.locker.idle_lifespan_ms > 0 {
-                    entry.locker.idle_lifespan_ms
-                } else {
-                    1000
-                };
-                let at = now + Duration::from_millis(idle + LOCKER_IDLE_GRACE_MS);
+            if entry.unused_since.is_none() {
+                entry.unused_since = Some(now);
+            }
+            if !entry.expiry_pending {
+                entry.expiry_pending = true;
+                let at = now + entry.idle_life();
                 self.timers.push(Reverse(Timer {
                     at,
                     kind: TimerKind::Expire,
                     locker: l,
-                    gen,
+                    uid: entry.uid,
                 }));
             }
         } else {
-            entry.expire_gen = 0;
+            entry.unused_since = None;
         }
         let wake = entry.locker.next_wakeup(now);
         if wake != entry.wake_at {
@@ -814,7 +829,7 @@ impl Daemon {
                     at,
                     kind: TimerKind::Wake,
                     locker: l,
-                    gen: 0,
+                    uid: entry.uid,
                 }));
             }
         }
@@ -826,14 +841,20 @@ impl Daemon {
                 break;
             }
             self.timers.pop();
-            let Some(entry) = self.lockers.get_mut(t.locker) else {
-                continue;
+            let Some(entry) = self.lockers.get_mut(t.locker).filter(|e| e.uid == t.uid) else {
+                continue; // the locker it was for is gone
             };
             match t.kind {
                 TimerKind::Expire => {
-                    if entry.expire_gen == t.gen && entry.locker.is_unused() {
-                        let entry = self.lockers.remove(t.locker).expect("live locker");
-                        self.by_key.remove(&entry.key);
+                    entry.expiry_pending = false;
+                    if let Some(since) = entry.unused_since {
+                        let deadline = since + entry.idle_life();
+                        if now >= deadline {
+                            self.destroy_locker(t.locker);
+                        } else {
+                            entry.expiry_pending = true;
+                            self.timers.push(Reverse(Timer { at: deadline, ..t }));
+                        }
                     }
                 }
                 TimerKind::Wake => {
@@ -847,6 +868,12 @@ impl Daemon {
                     }
                 }
             }
+        }
+    }
+
+    fn destroy_locker(&mut self, l: usize) {
+        if let Some(entry) = self.lockers.remove(l) {
+            self.by_key.remove(entry.routing_key());
         }
     }
 

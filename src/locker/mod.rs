@@ -110,9 +110,9 @@ pub enum ResourcePolicy {
     Simple(simple::SimplePolicy),
     Numeric(numeric::NumericPolicy),
     Set(set::SetPolicy),
-    Hierarchical(hierarchical::HierarchicalPolicy),
+    Hierarchical(Box<hierarchical::HierarchicalPolicy>),
     Sequence(sequence::SequencePolicy),
-    Timestamp(timestamp::TimestampPolicy),
+    Timestamp(Box<timestamp::TimestampPolicy>),
 }
 
 impl ResourcePolicy {
@@ -121,9 +121,9 @@ impl ResourcePolicy {
             ResourcePolicy::Simple(p) => p,
             ResourcePolicy::Numeric(p) => p,
             ResourcePolicy::Set(p) => p,
-            ResourcePolicy::Hierarchical(p) => p,
+            ResourcePolicy::Hierarchical(p) => &**p,
             ResourcePolicy::Sequence(p) => p,
-            ResourcePolicy::Timestamp(p) => p,
+            ResourcePolicy::Timestamp(p) => &**p,
         }
     }
     fn get_mut(&mut self) -> &mut dyn Policy {
@@ -131,9 +131,9 @@ impl ResourcePolicy {
             ResourcePolicy::Simple(p) => p,
             ResourcePolicy::Numeric(p) => p,
             ResourcePolicy::Set(p) => p,
-            ResourcePolicy::Hierarchical(p) => p,
+            ResourcePolicy::Hierarchical(p) => &mut **p,
             ResourcePolicy::Sequence(p) => p,
-            ResourcePolicy::Timestamp(p) => p,
+            ResourcePolicy::Timestamp(p) => &mut **p,
         }
     }
 }
@@ -178,20 +178,18 @@ impl Locker {
                 ResourcePolicy::Numeric(numeric::NumericPolicy::new(resource::capacity(name)))
             }
             ResourceType::Set => ResourcePolicy::Set(set::SetPolicy::new(name)),
-            ResourceType::Hierarchical => {
-                ResourcePolicy::Hierarchical(hierarchical::HierarchicalPolicy::default())
-            }
+            ResourceType::Hierarchical => ResourcePolicy::Hierarchical(Box::default()),
             ResourceType::Sequence => ResourcePolicy::Sequence(sequence::SequencePolicy::new(
                 resource::capacity(name),
                 resource::is_transactional_sequence(name),
             )),
             ResourceType::Timestamp => {
                 let format = resource::timestamp_format(name).ok_or(InitError::Invalid)?;
-                ResourcePolicy::Timestamp(timestamp::TimestampPolicy::new(
+                ResourcePolicy::Timestamp(Box::new(timestamp::TimestampPolicy::new(
                     format,
                     resource::capacity(name),
                     clock,
-                )?)
+                )?))
             }
         };
         Ok(Locker {
@@ -259,7 +257,19 @@ impl Locker {
         let holder = self.holders.swap_remove(i);
         self.policy.get_mut().release(&holder, rollback);
         self.grant_waiting(now, grants);
+        self.release_unused_buffers();
         true
+    }
+
+    /// An idle locker may live long (its idle lifespan): give back the
+    /// holder and queue buffers so it costs only its own few words.
+    fn release_unused_buffers(&mut self) {
+        if self.holders.is_empty() && self.holders.capacity() > 0 {
+            self.holders = Vec::new();
+        }
+        if self.waiting.is_empty() && self.waiting.capacity() > 0 {
+            self.waiting = VecDeque::new();
+        }
     }
 
     /// `conn` went away: a held lock is released as a rollback, a queued
@@ -268,6 +278,7 @@ impl Locker {
         if !self.unlock(conn, true, now, grants) {
             if let Some(i) = self.waiting.iter().position(|w| w.conn == conn) {
                 self.waiting.remove(i);
+                self.release_unused_buffers();
             }
         }
     }
