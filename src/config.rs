@@ -1,13 +1,37 @@
 //! Configuration: the compiled defaults, the INI files (`<sysconfdir>/flom.conf`,
-//! `~/.flom`, `-c FILE`) parsed by hand, the layering of those with the command
-//! line, the `--verbose` dump and the consistency check.
+//! `~/.flom`, `-c FILE`) read by a hand-written GLib key-file parser, the
+//! layering of those files, the per-key validation and normalisation shared
+//! with the command line, the `--verbose` dump, the consistency check and the
+//! lock-mode/quantity adjustment that depends on the resource type.
 //!
-//! (Skeleton: the loader, dump and check are filled in by the config work.)
+//! Differences from C FLoM (deliberate): values are parsed strictly (yes/no/y/n
+//! and lock-mode names in any letter case, decimal integers); groups are
+//! optional, so an empty file is fine; a syntax error in any file (system and
+//! user files included) is reported with the file name and line instead of
+//! the file being silently skipped; an empty value of an optional string key
+//! (`SocketName=`) means "unset"; signal names are accepted in any letter case
+//! and an unknown signal gives a warning instead of being dropped silently.
 
-use crate::resource::LockMode;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::resource::{resource_type, LockMode, DEFAULT_RESOURCE_NAME};
 
 pub const DEFAULT_LIFESPAN_MS: i32 = 5000;
 pub const DEFAULT_PORT: i32 = 28015;
+pub const DEFAULT_DISCOVERY_ATTEMPTS: i32 = 2;
+pub const DEFAULT_DISCOVERY_TIMEOUT_MS: i32 = 500;
+pub const DEFAULT_DISCOVERY_TTL: i32 = 1;
+pub const DEFAULT_TCP_KEEPALIVE_TIME: i32 = 60;
+pub const DEFAULT_TCP_KEEPALIVE_INTVL: i32 = 10;
+pub const DEFAULT_TCP_KEEPALIVE_PROBES: i32 = 6;
+/// Size of `sun_path`: a socket name must be strictly shorter than this.
+pub const UNIX_PATH_MAX: usize = 108;
+/// Name of the system configuration file inside SYSCONFDIR.
+pub const SYSTEM_CONFIG_FILE_NAME: &str = "flom.conf";
+/// Name of the user configuration file inside the home directory.
+pub const USER_CONFIG_FILE_NAME: &str = ".flom";
 
 /// Every setting of `flom`, as the command line and config files set them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +81,7 @@ impl Default for Config {
             command_trace_file: None,
             append_trace_file: false,
             verbose: false,
-            resource_name: crate::resource::DEFAULT_RESOURCE_NAME.to_string(),
+            resource_name: DEFAULT_RESOURCE_NAME.to_string(),
             resource_timeout: -1,
             resource_quantity: 1,
             lock_mode: LockMode::Exclusive,
@@ -72,12 +96,12 @@ impl Default for Config {
             mount_point_vfs: None,
             ignored_signals: Vec::new(),
             network_interface: None,
-            discovery_attempts: 2,
-            discovery_timeout: 500,
-            discovery_ttl: 1,
-            tcp_keepalive_time: 60,
-            tcp_keepalive_intvl: 10,
-            tcp_keepalive_probes: 6,
+            discovery_attempts: DEFAULT_DISCOVERY_ATTEMPTS,
+            discovery_timeout: DEFAULT_DISCOVERY_TIMEOUT_MS,
+            discovery_ttl: DEFAULT_DISCOVERY_TTL,
+            tcp_keepalive_time: DEFAULT_TCP_KEEPALIVE_TIME,
+            tcp_keepalive_intvl: DEFAULT_TCP_KEEPALIVE_INTVL,
+            tcp_keepalive_probes: DEFAULT_TCP_KEEPALIVE_PROBES,
             tls_certificate: None,
             tls_private_key: None,
             tls_ca_certificate: None,
@@ -109,6 +133,13 @@ impl Config {
             && self.tls_private_key.is_some()
             && self.tls_ca_certificate.is_some()
     }
+
+    /// Replaces the ignored-signal set (keeps it ascending without duplicates).
+    pub fn set_ignored_signals(&mut self, mut signals: Vec<i32>) {
+        signals.sort_unstable();
+        signals.dedup();
+        self.ignored_signals = signals;
+    }
 }
 
 /// The passwd name of the real uid, `nobody` when it has none.
@@ -138,4 +169,1589 @@ pub fn unique_id() -> String {
         }
     }
     String::new()
+}
+
+// ---------------------------------------------------------------------------
+// Values shared by the config files and the command line
+// ---------------------------------------------------------------------------
+
+/// Signal names by number (index 0 is signal 1), as `--signal-list` shows them.
+pub const SIGNAL_NAMES: [&str; 31] = [
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+];
+
+/// The name of signal `n` (1..=31).
+pub fn signal_name(n: i32) -> Option<&'static str> {
+    usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| SIGNAL_NAMES.get(i).copied())
+}
+
+/// A signal given by name (`SIGTERM`, any letter case) or by number (1..=31).
+pub fn parse_signal(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<i32>().ok().filter(|n| (1..=31).contains(n));
+    }
+    SIGNAL_NAMES
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(s))
+        .map(|i| i as i32 + 1)
+}
+
+/// The `--signal-list` table: `N) NAME<TAB>`, a newline after every 4th entry
+/// and a final newline.
+pub fn signal_list() -> String {
+    let mut out = String::new();
+    for (i, name) in SIGNAL_NAMES.iter().enumerate() {
+        out.push_str(&format!("{}) {}\t", i + 1, name));
+        if (i + 1) % 4 == 0 {
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Strict boolean: `yes`, `no`, `y`, `n` in any letter case.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("yes") || s.eq_ignore_ascii_case("y") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("no") || s.eq_ignore_ascii_case("n") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Why a resource name cannot be set by the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceNameError {
+    /// It matches no resource grammar.
+    Invalid,
+    /// It is the reserved default name `_RESOURCE`.
+    Reserved,
+}
+
+/// Checks a resource name given by the user (config file or `-r`).
+pub fn validate_resource_name(name: &str) -> Result<(), ResourceNameError> {
+    if name == DEFAULT_RESOURCE_NAME {
+        Err(ResourceNameError::Reserved)
+    } else if resource_type(name).is_none() {
+        Err(ResourceNameError::Invalid)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the length of an AF_UNIX socket path; the reason when too long.
+pub fn check_socket_name(name: &str) -> Result<(), String> {
+    if name.len() >= UNIX_PATH_MAX {
+        Err(format!(
+            "the socket name is {} bytes long, but a UNIX socket path must be shorter than {} bytes",
+            name.len(),
+            UNIX_PATH_MAX
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that `dir` is a directory that can be opened; the reason otherwise.
+pub fn check_mount_point(dir: &str) -> Result<(), String> {
+    match std::fs::read_dir(dir) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "'{}' is not a directory that can be opened ({})",
+            dir,
+            io_reason(&e)
+        )),
+    }
+}
+
+/// The absolute canonical path of an existing file (TLS files); the reason
+/// when it cannot be resolved.
+pub fn canonical_file(path: &str) -> Result<String, String> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => Ok(p.to_string_lossy().into_owned()),
+        Err(e) => Err(format!("'{}' cannot be resolved ({})", path, io_reason(&e))),
+    }
+}
+
+/// Whether the network interface `name` has an IPv6 address.
+pub fn interface_has_ipv6(name: &str) -> bool {
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a linked list that we walk read-only and free
+    // with freeifaddrs before returning.
+    unsafe {
+        if libc::getifaddrs(&mut ifap) != 0 {
+            return false;
+        }
+        let mut found = false;
+        let mut cur = ifap;
+        while !cur.is_null() {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null()
+                && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET6
+                && !ifa.ifa_name.is_null()
+                && std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes() == name.as_bytes()
+            {
+                found = true;
+                break;
+            }
+            cur = ifa.ifa_next;
+        }
+        libc::freeifaddrs(ifap);
+        found
+    }
+}
+
+/// The warning printed when a network interface is ignored.
+pub fn interface_warning(name: &str) -> String {
+    format!("flom: network interface '{name}' has no IPv6 address; the setting is ignored.")
+}
+
+/// An I/O error as a short lower-case reason, without the `(os error N)` tail.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    };
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+        None => s,
+    }
+}
+
+/// `|v|`, saturating at `i32::MAX`.
+pub fn abs_value(v: i32) -> i32 {
+    v.saturating_abs()
+}
+
+/// `|v|`, with 0 turned into 1.
+pub fn abs_at_least_one(v: i32) -> i32 {
+    v.saturating_abs().max(1)
+}
+
+// ---------------------------------------------------------------------------
+// GLib key-file syntax
+// ---------------------------------------------------------------------------
+
+/// One `Key=value` line, value still escaped (leading whitespace removed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub group: String,
+    pub key: String,
+    pub raw: String,
+    /// 1-based line number.
+    pub line: usize,
+}
+
+/// A parsed key file: every entry in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyFile {
+    pub entries: Vec<Entry>,
+}
+
+/// A syntax error: the 1-based line and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub message: String,
+}
+
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+impl KeyFile {
+    /// Parses key-file text: `[Group]` headers, `Key=value` lines, `#`
+    /// comment lines and blank lines. Locale-suffixed keys (`Name[en]`) are
+    /// skipped.
+    pub fn parse(text: &str) -> Result<KeyFile, SyntaxError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut entries = Vec::new();
+        let mut group: Option<String> = None;
+        for (i, line) in text.split('\n').enumerate() {
+            let n = i + 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let body = line.trim_start_matches(is_space);
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| SyntaxError { line: n, message };
+            if let Some(rest) = body.strip_prefix('[') {
+                let close = rest
+                    .find(']')
+                    .ok_or_else(|| err("the group header has no closing ']'".to_string()))?;
+                let name = &rest[..close];
+                if !rest[close + 1..].chars().all(is_space) {
+                    return Err(err("unexpected text after the group header".to_string()));
+                }
+                if name.is_empty() || name.contains('[') || name.chars().any(|c| c.is_control()) {
+                    return Err(err(format!("'[{name}]' is not a valid group header")));
+                }
+                group = Some(name.to_string());
+                continue;
+            }
+            let eq = body.find('=').ok_or_else(|| {
+                err(
+                    "this line is not a [Group] header, a Key=value pair or a # comment"
+                        .to_string(),
+                )
+            })?;
+            let key = body[..eq].trim_end_matches(is_space);
+            let raw = body[eq + 1..].trim_start_matches(is_space);
+            if key.is_empty() {
+                return Err(err("the line has '=' but no key name before it".to_string()));
+            }
+            let Some(g) = &group else {
+                return Err(err(format!(
+                    "key '{key}' appears before any [Group] header"
+                )));
+            };
+            if let Some(open) = key.find('[') {
+                // `Key[locale]` entries are translations: ignored.
+                if key.ends_with(']') && open > 0 && !key[open + 1..key.len() - 1].contains('[') {
+                    continue;
+                }
+                return Err(err(format!("'{key}' is not a valid key name")));
+            }
+            if key.contains(']') {
+                return Err(err(format!("'{key}' is not a valid key name")));
+            }
+            entries.push(Entry {
+                group: g.clone(),
+                key: key.to_string(),
+                raw: raw.to_string(),
+                line: n,
+            });
+        }
+        Ok(KeyFile { entries })
+    }
+
+    /// The last entry for `group`/`key` (duplicates: last wins; repeated
+    /// groups are merged).
+    pub fn get(&self, group: &str, key: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.group == group && e.key == key)
+    }
+}
+
+/// Decodes one escape sequence (the character after a `\\`).
+fn decode_escape(c: Option<char>, list: bool) -> Result<char, String> {
+    match c {
+        Some('s') => Ok(' '),
+        Some('n') => Ok('\n'),
+        Some('t') => Ok('\t'),
+        Some('r') => Ok('\r'),
+        Some('\\') => Ok('\\'),
+        Some(';') if list => Ok(';'),
+        Some(c) => Err(format!("'\\{c}' is not a valid escape sequence")),
+        None => Err("the value ends with a lone '\\'".to_string()),
+    }
+}
+
+/// Decodes the escapes of a string value: `\s \n \t \r \\`.
+pub fn unescape(raw: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.push(decode_escape(chars.next(), false)?);
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Splits a `;` list (trailing `;` allowed, `\;` is a literal `;`) and
+/// decodes each item. Empty items are dropped.
+pub fn split_list(raw: &str) -> Result<Vec<String>, String> {
+    let mut items = Vec::new();
+    let mut cur = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => cur.push(decode_escape(chars.next(), true)?),
+            ';' => items.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    items.push(cur);
+    Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// A decimal integer that fits in 32 bits, surrounding whitespace allowed.
+pub fn parse_decimal_i32(s: &str) -> Result<i32, String> {
+    let t = s.trim_matches(is_space);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}' is not a decimal integer"));
+    }
+    t.parse::<i32>()
+        .map_err(|_| format!("'{s}' is out of range (it must fit in a 32-bit signed integer)"))
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// What went wrong with a configuration file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// The file could not be read (only for `-c FILE`).
+    Unreadable,
+    /// The file is not valid key-file text.
+    Syntax,
+    /// A key has an invalid value.
+    InvalidValue,
+}
+
+/// A configuration file error: which file, which line, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub kind: ConfigErrorKind,
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(n) => write!(f, "flom: {}:{}: {}.", self.path.display(), n, self.message),
+            None => write!(f, "flom: {}: {}.", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// The C-compatible line printed on stdout.
+    pub fn stdout_line(&self) -> String {
+        match self.kind {
+            ConfigErrorKind::Unreadable | ConfigErrorKind::Syntax => {
+                format!("ERROR: error while loading file '{}'", self.path.display())
+            }
+            ConfigErrorKind::InvalidValue => format!(
+                "ERROR: invalid configuration found in file '{}'",
+                self.path.display()
+            ),
+        }
+    }
+
+    /// Prints the error: the C line on `out` (stdout), the clear sentence
+    /// naming file and line on `err` (stderr, where C printed its return code).
+    pub fn report(&self, out: &mut dyn Write, err: &mut dyn Write) {
+        let _ = writeln!(out, "{}", self.stdout_line());
+        let _ = out.flush();
+        let _ = writeln!(err, "{self}");
+    }
+
+    /// The exit status of `flom` for a configuration error.
+    pub fn exit_status(&self) -> i32 {
+        crate::rc::ES_GENERIC_ERROR
+    }
+}
+
+/// A conflict found by [`Config::check`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckError {
+    /// A socket name together with a unicast or multicast address.
+    LocalAndNetwork,
+    /// `TlsCheckPeerId` without the three TLS files.
+    TlsCheckPeerIdWithoutTls,
+}
+
+impl CheckError {
+    /// The `ERROR:` line printed on stdout.
+    pub fn message(&self) -> &'static str {
+        match self {
+            CheckError::LocalAndNetwork => {
+                "ERROR: flom can not be configured for local (UNIX socket) and network (TCP-UDP/IP) communication at the same time."
+            }
+            CheckError::TlsCheckPeerIdWithoutTls => {
+                "ERROR: TLS check peer id can not be specified without full TLS configuration."
+            }
+        }
+    }
+
+    /// Prints the C messages: the `ERROR:` line on `out`, the closing line on `err`.
+    pub fn report(&self, out: &mut dyn Write, err: &mut dyn Write) {
+        let _ = writeln!(out, "{}", self.message());
+        let _ = out.flush();
+        let _ = writeln!(err, "Configuration is not valid, cannot go on!");
+    }
+
+    /// The exit status of `flom` for an invalid configuration.
+    pub fn exit_status(&self) -> i32 {
+        crate::rc::ES_GENERIC_ERROR
+    }
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+/// `<SYSCONFDIR>/flom.conf`; SYSCONFDIR is `FLOM_SYSCONFDIR` at build time,
+/// `/etc` by default.
+pub fn system_config_path() -> PathBuf {
+    Path::new(option_env!("FLOM_SYSCONFDIR").unwrap_or("/etc")).join(SYSTEM_CONFIG_FILE_NAME)
+}
+
+/// `$HOME/.flom` (passwd home directory when HOME is unset or empty).
+pub fn user_config_path() -> Option<PathBuf> {
+    let home = match std::env::var_os("HOME") {
+        Some(h) if !h.is_empty() => PathBuf::from(h),
+        _ => passwd_home()?,
+    };
+    Some(home.join(USER_CONFIG_FILE_NAME))
+}
+
+fn passwd_home() -> Option<PathBuf> {
+    // SAFETY: getpwuid returns static storage or NULL; copied out at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_dir.is_null() {
+            return None;
+        }
+        let dir = std::ffi::CStr::from_ptr((*pw).pw_dir).to_string_lossy();
+        Some(PathBuf::from(dir.into_owned()))
+    }
+}
+
+/// Where a key's value is reported from.
+struct Origin<'a> {
+    path: &'a Path,
+}
+
+impl Origin<'_> {
+    fn invalid(&self, e: &Entry, message: String) -> ConfigError {
+        ConfigError {
+            kind: ConfigErrorKind::InvalidValue,
+            path: self.path.to_path_buf(),
+            line: Some(e.line),
+            message: format!("[{}]/{}: {}", e.group, e.key, message),
+        }
+    }
+
+    fn string(&self, e: &Entry) -> Result<String, ConfigError> {
+        unescape(&e.raw).map_err(|m| self.invalid(e, m))
+    }
+
+    fn optional_string(&self, e: &Entry) -> Result<Option<String>, ConfigError> {
+        let s = self.string(e)?;
+        Ok(if s.is_empty() { None } else { Some(s) })
+    }
+
+    fn boolean(&self, e: &Entry) -> Result<bool, ConfigError> {
+        let s = self.string(e)?;
+        parse_bool(s.trim_matches(is_space))
+            .ok_or_else(|| self.invalid(e, format!("'{s}' is not a valid value; use yes or no")))
+    }
+
+    fn integer(&self, e: &Entry) -> Result<i32, ConfigError> {
+        parse_decimal_i32(&e.raw).map_err(|m| self.invalid(e, m))
+    }
+}
+
+impl Config {
+    /// Layers 0–2: defaults, the system file and the user file (what the
+    /// library uses). Warnings go to stderr.
+    pub fn load() -> Result<Config, ConfigError> {
+        Self::load_with_custom(None)
+    }
+
+    /// Layers 0–3: defaults, system file, user file and the `-c` file.
+    pub fn load_with_custom(custom: Option<&Path>) -> Result<Config, ConfigError> {
+        let user = user_config_path();
+        Self::load_layers(Some(&system_config_path()), user.as_deref(), custom)
+    }
+
+    /// Defaults, then each given file in order. A missing or unreadable
+    /// system/user file is skipped; a missing or unreadable custom file is an
+    /// error. Warnings (ignored values) are printed on stderr.
+    pub fn load_layers(
+        system: Option<&Path>,
+        user: Option<&Path>,
+        custom: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let r = Self::load_layers_collect(system, user, custom, &mut warnings);
+        let mut err = std::io::stderr().lock();
+        for w in &warnings {
+            let _ = writeln!(err, "{w}");
+        }
+        r
+    }
+
+    /// Like [`Config::load_layers`], collecting warnings instead of printing them.
+    pub fn load_layers_collect(
+        system: Option<&Path>,
+        user: Option<&Path>,
+        custom: Option<&Path>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(p) = system {
+            config.apply_file(p, false, warnings)?;
+        }
+        if let Some(p) = user {
+            config.apply_file(p, false, warnings)?;
+        }
+        if let Some(p) = custom {
+            config.apply_file(p, true, warnings)?;
+        }
+        Ok(config)
+    }
+
+    /// Applies one file. Returns whether it was read. When `required` is
+    /// false a file that cannot be read is skipped silently.
+    pub fn apply_file(
+        &mut self,
+        path: &Path,
+        required: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<bool, ConfigError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(_) if !required => return Ok(false),
+            Err(e) => {
+                return Err(ConfigError {
+                    kind: ConfigErrorKind::Unreadable,
+                    path: path.to_path_buf(),
+                    line: None,
+                    message: format!(
+                        "cannot read this configuration file ({}); check the name given with -c/--config-file",
+                        io_reason(&e)
+                    ),
+                })
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
+                return Err(ConfigError {
+                    kind: ConfigErrorKind::Syntax,
+                    path: path.to_path_buf(),
+                    line: Some(line),
+                    message: "the line is not valid UTF-8 text".to_string(),
+                });
+            }
+        };
+        self.apply_str(&text, path, warnings)?;
+        Ok(true)
+    }
+
+    /// Applies key-file text; `path` only names the origin in messages.
+    pub fn apply_str(
+        &mut self,
+        text: &str,
+        path: &Path,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let kf = KeyFile::parse(text).map_err(|e| ConfigError {
+            kind: ConfigErrorKind::Syntax,
+            path: path.to_path_buf(),
+            line: Some(e.line),
+            message: e.message,
+        })?;
+        self.apply_key_file(&kf, path, warnings)
+    }
+
+    /// Applies the known keys of a parsed file, in C FLoM's reading order
+    /// (which decides the error reported first). Unknown groups/keys are ignored.
+    pub fn apply_key_file(
+        &mut self,
+        kf: &KeyFile,
+        path: &Path,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let o = Origin { path };
+        let loc = |e: &Entry| format!("{}:{}", path.display(), e.line);
+        // [Trace]
+        if let Some(e) = kf.get("Trace", "DaemonTraceFile") {
+            self.daemon_trace_file = o.optional_string(e)?;
+        }
+        if let Some(e) = kf.get("Trace", "CommandTraceFile") {
+            self.command_trace_file = o.optional_string(e)?;
+        }
+        if let Some(e) = kf.get("Trace", "AppendTraceFile") {
+            self.append_trace_file = o.boolean(e)?;
+        }
+        if let Some(e) = kf.get("Trace", "Verbose") {
+            self.verbose = o.boolean(e)?;
+        }
+        // [Resource]
+        if let Some(e) = kf.get("Resource", "Name") {
+            let name = o.string(e)?;
+            match validate_resource_name(&name) {
+                Ok(()) => self.resource_name = name,
+                Err(ResourceNameError::Reserved) => {
+                    return Err(o.invalid(
+                        e,
+                        format!("'{name}' is a reserved resource name and cannot be set"),
+                    ))
+                }
+                Err(ResourceNameError::Invalid) => {
+                    let hint = if name.ends_with(is_space) {
+                        " (note the trailing whitespace)"
+                    } else {
+                        ""
+                    };
+                    return Err(
+                        o.invalid(e, format!("'{name}' is not a valid resource name{hint}"))
+                    );
+                }
+            }
+        }
+        if let Some(e) = kf.get("Resource", "Timeout") {
+            self.resource_timeout = o.integer(e)?;
+        }
+        if let Some(e) = kf.get("Resource", "Quantity") {
+            let q = o.integer(e)?;
+            if q != 0 {
+                self.resource_quantity = abs_value(q);
+            }
+        }
+        if let Some(e) = kf.get("Resource", "LockMode") {
+            let s = o.string(e)?;
+            self.lock_mode = LockMode::parse(s.trim_matches(is_space)).ok_or_else(|| {
+                o.invalid(
+                    e,
+                    format!(
+                        "'{s}' is not a valid lock mode; use NL, CR, CW, PR, PW or EX (or NullLock, ConcurrentRead, ConcurrentWrite, ProtectedRead, ProtectedWrite, Exclusive)"
+                    ),
+                )
+            })?;
+        }
+        if let Some(e) = kf.get("Resource", "Create") {
+            self.resource_create = o.boolean(e)?;
+        }
+        if let Some(e) = kf.get("Resource", "IdleLifespan") {
+            let v = o.integer(e)?;
+            if v != 0 {
+                self.resource_idle_lifespan = abs_value(v);
+            }
+        }
+        // [Daemon]
+        if let Some(e) = kf.get("Daemon", "SocketName") {
+            let s = o.optional_string(e)?;
+            if let Some(name) = &s {
+                check_socket_name(name).map_err(|m| o.invalid(e, m))?;
+            }
+            self.socket_name = s;
+        }
+        if let Some(e) = kf.get("Daemon", "Lifespan") {
+            self.daemon_lifespan = o.integer(e)?;
+        }
+        if let Some(e) = kf.get("Daemon", "UnicastAddress") {
+            self.unicast_address = o.optional_string(e)?;
+        }
+        if let Some(e) = kf.get("Daemon", "UnicastPort") {
+            self.unicast_port = abs_value(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Daemon", "MulticastAddress") {
+            self.multicast_address = o.optional_string(e)?;
+        }
+        if let Some(e) = kf.get("Daemon", "MulticastPort") {
+            self.multicast_port = abs_value(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Daemon", "MountPointVFS") {
+            let s = o.optional_string(e)?;
+            if let Some(dir) = &s {
+                check_mount_point(dir).map_err(|m| o.invalid(e, m))?;
+            }
+            self.mount_point_vfs = s;
+        }
+        // [Monitor]
+        if let Some(e) = kf.get("Monitor", "IgnoredSignals") {
+            let items = split_list(&e.raw).map_err(|m| o.invalid(e, m))?;
+            let mut signals = Vec::new();
+            for item in items {
+                match parse_signal(&item) {
+                    Some(n) => signals.push(n),
+                    None => warnings.push(format!(
+                        "flom: {}: [Monitor]/IgnoredSignals: '{}' is not a signal name or number (1-31); it is ignored (see flom --signal-list).",
+                        loc(e),
+                        item
+                    )),
+                }
+            }
+            self.set_ignored_signals(signals);
+        }
+        // [Network]
+        if let Some(e) = kf.get("Network", "NetworkInterface") {
+            match o.optional_string(e)? {
+                Some(name) if !interface_has_ipv6(&name) => {
+                    warnings.push(format!("{} ({})", interface_warning(&name), loc(e)))
+                }
+                v => self.network_interface = v,
+            }
+        }
+        if let Some(e) = kf.get("Network", "DiscoveryAttempts") {
+            self.discovery_attempts = abs_at_least_one(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Network", "DiscoveryTimeout") {
+            self.discovery_timeout = abs_value(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Network", "DiscoveryTTL") {
+            self.discovery_ttl = abs_at_least_one(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Network", "TcpKeepaliveTime") {
+            self.tcp_keepalive_time = abs_value(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Network", "TcpKeepaliveIntvl") {
+            self.tcp_keepalive_intvl = abs_value(o.integer(e)?);
+        }
+        if let Some(e) = kf.get("Network", "TcpKeepaliveProbes") {
+            self.tcp_keepalive_probes = abs_value(o.integer(e)?);
+        }
+        // [TLS]
+        let tls_file = |e: &Entry| -> Result<Option<String>, ConfigError> {
+            match o.optional_string(e)? {
+                Some(p) => canonical_file(&p).map(Some).map_err(|m| o.invalid(e, m)),
+                None => Ok(None),
+            }
+        };
+        if let Some(e) = kf.get("TLS", "TlsCertificate") {
+            self.tls_certificate = tls_file(e)?;
+        }
+        if let Some(e) = kf.get("TLS", "TlsPrivateKey") {
+            self.tls_private_key = tls_file(e)?;
+        }
+        if let Some(e) = kf.get("TLS", "TlsCaCertificate") {
+            self.tls_ca_certificate = tls_file(e)?;
+        }
+        if let Some(e) = kf.get("TLS", "TlsCheckPeerId") {
+            self.tls_check_peer_id = o.boolean(e)?;
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------
+    // Dump, check, adjustment
+    // -----------------------------------------------------------------------
+
+    /// The `--verbose` dump: 29 `[Group]/Key=value` lines, each ending in `\n`.
+    pub fn verbose_dump(&self) -> String {
+        fn q(s: &Option<String>) -> String {
+            format!("'{}'", s.as_deref().unwrap_or(""))
+        }
+        let b = |v: bool| u8::from(v);
+        let signals: Vec<&str> = self
+            .ignored_signals
+            .iter()
+            .filter_map(|&n| signal_name(n))
+            .collect();
+        let lines = [
+            format!("[Trace]/DaemonTraceFile={}", q(&self.daemon_trace_file)),
+            format!("[Trace]/CommandTraceFile={}", q(&self.command_trace_file)),
+            format!("[Trace]/AppendTraceFile={}", b(self.append_trace_file)),
+            format!("[Trace]/Verbose={}", b(self.verbose)),
+            format!("[Resource]/Name='{}'", self.resource_name),
+            format!("[Resource]/Timeout={}", self.resource_timeout),
+            format!("[Resource]/Quantity={}", self.resource_quantity),
+            format!("[Resource]/LockMode={}", self.lock_mode.code()),
+            format!("[Resource]/Create={}", b(self.resource_create)),
+            format!("[Resource]/IdleLifespan={}", self.resource_idle_lifespan),
+            format!("[Daemon]/SocketName={}", q(&self.socket_name)),
+            format!("[Daemon]/Lifespan={}", self.daemon_lifespan),
+            format!("[Daemon]/UnicastAddress={}", q(&self.unicast_address)),
+            format!("[Daemon]/UnicastPort={}", self.unicast_port),
+            format!("[Daemon]/MulticastAddress={}", q(&self.multicast_address)),
+            format!("[Daemon]/MulticastPort={}", self.multicast_port),
+            format!("[Daemon]/MountPointVFS={}", q(&self.mount_point_vfs)),
+            format!("[Monitor]/IgnoredSignals='{}'", signals.join(";")),
+            format!("[Network]/NetworkInterface={}", q(&self.network_interface)),
+            format!("[Network]/DiscoveryAttempts={}", self.discovery_attempts),
+            format!("[Network]/DiscoveryTimeout={}", self.discovery_timeout),
+            format!("[Network]/DiscoveryTTL={}", self.discovery_ttl),
+            format!("[Network]/TcpKeepaliveTime={}", self.tcp_keepalive_time),
+            format!("[Network]/TcpKeepaliveIntvl={}", self.tcp_keepalive_intvl),
+            format!("[Network]/TcpKeepaliveProbes={}", self.tcp_keepalive_probes),
+            format!("[TLS]/TlsCertificate={}", q(&self.tls_certificate)),
+            format!("[TLS]/TlsPrivateKey={}", q(&self.tls_private_key)),
+            format!("[TLS]/TlsCaCertificate={}", q(&self.tls_ca_certificate)),
+            format!("[TLS]/TlsCheckPeerId={}", b(self.tls_check_peer_id)),
+        ];
+        let mut out = String::new();
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The consistency rules checked after every layer: no socket name
+    /// together with a network address; no peer-id check without the three
+    /// TLS files. Print the error with [`CheckError::report`].
+    pub fn check(&self) -> Result<(), CheckError> {
+        if self.socket_name.is_some()
+            && (self.unicast_address.is_some() || self.multicast_address.is_some())
+        {
+            return Err(CheckError::LocalAndNetwork);
+        }
+        if self.tls_check_peer_id && !self.tls_enabled() {
+            return Err(CheckError::TlsCheckPeerIdWithoutTls);
+        }
+        Ok(())
+    }
+
+    /// Forces the lock mode to EX for resource types other than simple and
+    /// hierarchical, and the quantity to 1 for non-numeric types; in verbose
+    /// mode a warning is printed on stderr for each forced value.
+    pub fn adjust_for_resource_type(&mut self) {
+        let warnings = self.adjust_for_resource_type_collect();
+        if self.verbose {
+            let mut err = std::io::stderr().lock();
+            for w in warnings {
+                let _ = writeln!(err, "{w}");
+            }
+        }
+    }
+
+    /// Like [`Config::adjust_for_resource_type`]; returns the warnings (always
+    /// computed) instead of printing them.
+    pub fn adjust_for_resource_type_collect(&mut self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let Some(kind) = resource_type(&self.resource_name) else {
+            return warnings;
+        };
+        if self.lock_mode != LockMode::Exclusive && !kind.uses_lock_mode() {
+            warnings.push(format!(
+                "flom: warning: a {} resource supports only the exclusive lock mode (EX); the requested lock mode {} is ignored.",
+                kind.as_str(),
+                self.lock_mode.short_name()
+            ));
+            self.lock_mode = LockMode::Exclusive;
+        }
+        if self.resource_quantity != 1 && !kind.uses_quantity() {
+            warnings.push(format!(
+                "flom: warning: a {} resource does not support the quantity option; the requested quantity {} is ignored.",
+                kind.as_str(),
+                self.resource_quantity
+            ));
+            self.resource_quantity = 1;
+        }
+        warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh temporary directory for one test.
+    pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "flom-config-test-{}-{}-{}",
+            std::process::id(),
+            tag,
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn apply(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        c.apply_str(text, Path::new("/x/f.conf"), &mut w)?;
+        Ok((c, w))
+    }
+
+    fn err(text: &str) -> ConfigError {
+        apply(text).unwrap_err()
+    }
+
+    const DEFAULT_DUMP: &str = "[Trace]/DaemonTraceFile=''
+[Trace]/CommandTraceFile=''
+[Trace]/AppendTraceFile=0
+[Trace]/Verbose=1
+[Resource]/Name='_RESOURCE'
+[Resource]/Timeout=-1
+[Resource]/Quantity=1
+[Resource]/LockMode=5
+[Resource]/Create=1
+[Resource]/IdleLifespan=0
+[Daemon]/SocketName=''
+[Daemon]/Lifespan=5000
+[Daemon]/UnicastAddress=''
+[Daemon]/UnicastPort=28015
+[Daemon]/MulticastAddress=''
+[Daemon]/MulticastPort=28015
+[Daemon]/MountPointVFS=''
+[Monitor]/IgnoredSignals=''
+[Network]/NetworkInterface=''
+[Network]/DiscoveryAttempts=2
+[Network]/DiscoveryTimeout=500
+[Network]/DiscoveryTTL=1
+[Network]/TcpKeepaliveTime=60
+[Network]/TcpKeepaliveIntvl=10
+[Network]/TcpKeepaliveProbes=6
+[TLS]/TlsCertificate=''
+[TLS]/TlsPrivateKey=''
+[TLS]/TlsCaCertificate=''
+[TLS]/TlsCheckPeerId=0
+";
+
+    #[test]
+    fn default_dump_byte_for_byte() {
+        let c = Config {
+            verbose: true,
+            ..Config::default()
+        };
+        assert_eq!(c.verbose_dump(), DEFAULT_DUMP);
+        assert_eq!(c.verbose_dump().lines().count(), 29);
+    }
+
+    #[test]
+    fn dump_with_values() {
+        let mut c = Config::default();
+        c.daemon_trace_file = Some("/tmp/flom_daemon.trc".into());
+        c.lock_mode = LockMode::ProtectedRead;
+        c.resource_create = false;
+        c.set_ignored_signals(vec![15, 3, 15]);
+        c.tls_check_peer_id = true;
+        let d = c.verbose_dump();
+        assert!(d.contains("[Trace]/DaemonTraceFile='/tmp/flom_daemon.trc'\n"));
+        assert!(d.contains("[Trace]/Verbose=0\n"));
+        assert!(d.contains("[Resource]/LockMode=3\n"));
+        assert!(d.contains("[Resource]/Create=0\n"));
+        assert!(d.contains("[Monitor]/IgnoredSignals='SIGQUIT;SIGTERM'\n"));
+        assert!(d.contains("[TLS]/TlsCheckPeerId=1\n"));
+        let lifespans: Vec<&str> = d.lines().filter(|l| l.contains("Lifespan")).collect();
+        assert_eq!(
+            lifespans,
+            vec!["[Resource]/IdleLifespan=0", "[Daemon]/Lifespan=5000"]
+        );
+    }
+
+    #[test]
+    fn ini_basic_syntax() {
+        let kf = KeyFile::parse(
+            "# comment\n\n  # indented comment\n[Resource]\n  Name  =  abc  \nTimeout=1\n[Other]\nX=y\n",
+        )
+        .unwrap();
+        assert_eq!(kf.get("Resource", "Name").unwrap().raw, "abc  ");
+        assert_eq!(kf.get("Resource", "Name").unwrap().line, 5);
+        assert_eq!(kf.get("Resource", "Timeout").unwrap().raw, "1");
+        assert_eq!(kf.get("Other", "X").unwrap().raw, "y");
+        assert!(kf.get("Resource", "X").is_none());
+        // case-sensitive group and key names
+        assert!(kf.get("resource", "Name").is_none());
+        assert!(kf.get("Resource", "name").is_none());
+    }
+
+    #[test]
+    fn ini_no_inline_comments_and_quotes_kept() {
+        let kf = KeyFile::parse("[G]\nA=abc ; x\nB=\"x\"\nC=a#b\n").unwrap();
+        assert_eq!(kf.get("G", "A").unwrap().raw, "abc ; x");
+        assert_eq!(kf.get("G", "B").unwrap().raw, "\"x\"");
+        assert_eq!(kf.get("G", "C").unwrap().raw, "a#b");
+    }
+
+    #[test]
+    fn ini_duplicates_and_merged_groups() {
+        let kf = KeyFile::parse("[G]\nA=1\n[H]\nA=9\n[G]\nA=2\nA=3\n").unwrap();
+        assert_eq!(kf.get("G", "A").unwrap().raw, "3");
+        assert_eq!(kf.get("H", "A").unwrap().raw, "9");
+    }
+
+    #[test]
+    fn ini_locale_keys_ignored() {
+        let kf = KeyFile::parse("[G]\nName[en]=x\nName=y\nName[it_IT]=z\n").unwrap();
+        assert_eq!(kf.get("G", "Name").unwrap().raw, "y");
+        assert_eq!(kf.entries.len(), 1);
+    }
+
+    #[test]
+    fn ini_crlf_bom_and_empty() {
+        let kf = KeyFile::parse("\u{feff}[G]\r\nA=b\r\n").unwrap();
+        assert_eq!(kf.get("G", "A").unwrap().raw, "b");
+        assert!(KeyFile::parse("").unwrap().entries.is_empty());
+        assert!(KeyFile::parse("\n\n# x\n").unwrap().entries.is_empty());
+        let kf = KeyFile::parse("[G]  \nA=\n").unwrap();
+        assert_eq!(kf.get("G", "A").unwrap().raw, "");
+    }
+
+    #[test]
+    fn ini_syntax_errors_have_lines() {
+        let e = KeyFile::parse("Name=x\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("before any [Group]"), "{}", e.message);
+        let e = KeyFile::parse("[G]\n\nnot a pair\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("not a [Group] header"));
+        assert_eq!(KeyFile::parse("[G\n").unwrap_err().line, 1);
+        assert_eq!(KeyFile::parse("# c\n[G] x\n").unwrap_err().line, 2);
+        assert_eq!(KeyFile::parse("[]\n").unwrap_err().line, 1);
+        assert_eq!(KeyFile::parse("[G]\n=v\n").unwrap_err().line, 2);
+        assert_eq!(KeyFile::parse("[G]\na]b=v\n").unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r"a\sb\tc\nd\re\\f").unwrap(), "a b\tc\nd\re\\f");
+        assert_eq!(unescape(r"\s\slead").unwrap(), "  lead");
+        assert!(unescape(r"a\x").unwrap_err().contains("\\x"));
+        assert!(unescape("a\\").is_err());
+        assert!(unescape(r"a\;").is_err());
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(split_list("a;b;").unwrap(), vec!["a", "b"]);
+        assert_eq!(split_list("a;;b").unwrap(), vec!["a", "b"]);
+        assert_eq!(split_list(r"a\;b;c\sd").unwrap(), vec!["a;b", "c d"]);
+        assert_eq!(split_list(r"a\\;b").unwrap(), vec!["a\\", "b"]);
+        assert!(split_list("").unwrap().is_empty());
+        assert!(split_list(r"a\q").is_err());
+    }
+
+    #[test]
+    fn decimal_integers() {
+        assert_eq!(parse_decimal_i32("12"), Ok(12));
+        assert_eq!(parse_decimal_i32(" -100 "), Ok(-100));
+        assert_eq!(parse_decimal_i32("+7"), Ok(7));
+        assert_eq!(parse_decimal_i32("2147483647"), Ok(i32::MAX));
+        assert_eq!(parse_decimal_i32("-2147483648"), Ok(i32::MIN));
+        assert!(parse_decimal_i32("2147483648")
+            .unwrap_err()
+            .contains("out of range"));
+        for bad in ["0x10", "12abc", "", "-", "1 2", "abc"] {
+            assert!(
+                parse_decimal_i32(bad)
+                    .unwrap_err()
+                    .contains("not a decimal integer"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn strict_booleans_and_signals() {
+        for (s, v) in [("yes", true), ("YES", true), ("Y", true), ("y", true)] {
+            assert_eq!(parse_bool(s), Some(v));
+        }
+        for s in ["no", "No", "N", "n", "nO"] {
+            assert_eq!(parse_bool(s), Some(false));
+        }
+        for s in ["maybe", "annoy", "true", "1", "", "yess"] {
+            assert_eq!(parse_bool(s), None, "{s}");
+        }
+        assert_eq!(parse_signal("SIGTERM"), Some(15));
+        assert_eq!(parse_signal("sigquit"), Some(3));
+        assert_eq!(parse_signal("15"), Some(15));
+        assert_eq!(parse_signal("31"), Some(31));
+        assert_eq!(parse_signal("0"), None);
+        assert_eq!(parse_signal("32"), None);
+        assert_eq!(parse_signal("TERM"), None);
+        assert_eq!(signal_name(1), Some("SIGHUP"));
+        assert_eq!(signal_name(31), Some("SIGSYS"));
+        assert_eq!(signal_name(0), None);
+        assert_eq!(signal_name(32), None);
+    }
+
+    #[test]
+    fn signal_list_format() {
+        let s = signal_list();
+        assert!(s.starts_with("1) SIGHUP\t2) SIGINT\t3) SIGQUIT\t4) SIGILL\t\n5) SIGTRAP\t"));
+        assert!(s.ends_with("\n29) SIGIO\t30) SIGPWR\t31) SIGSYS\t\n"));
+        assert_eq!(s.lines().count(), 8);
+    }
+
+    #[test]
+    fn every_key_from_a_file() {
+        let dir = temp_dir("keys");
+        let cert = write(&dir, "cert.pem", "");
+        let key = write(&dir, "key.pem", "");
+        let ca = write(&dir, "ca.pem", "");
+        let text = format!(
+            "[Trace]
+DaemonTraceFile=/tmp/flom_daemon.trc
+CommandTraceFile=/tmp/flom_command.trc
+AppendTraceFile=yes
+Verbose=Y
+[Resource]
+Name=MYRES
+Timeout=-100
+Quantity=22
+LockMode=ProtectedRead
+Create=no
+IdleLifespan=234
+[Daemon]
+SocketName=/tmp/foobar
+Lifespan=231
+UnicastAddress=localhost
+UnicastPort=27750
+MulticastAddress=239.255.0.3
+MulticastPort=-27751
+MountPointVFS={dir}
+[Monitor]
+IgnoredSignals=SIGTERM;3;
+[Network]
+DiscoveryAttempts=3
+DiscoveryTimeout=12345
+DiscoveryTTL=4
+TcpKeepaliveTime=12345
+TcpKeepaliveIntvl=-12346
+TcpKeepaliveProbes=12347
+[TLS]
+TlsCertificate={cert}
+TlsPrivateKey={key}
+TlsCaCertificate={ca}
+TlsCheckPeerId=yes
+",
+            dir = dir.display(),
+            cert = cert.display(),
+            key = key.display(),
+            ca = ca.display()
+        );
+        let (c, w) = apply(&text).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.daemon_trace_file.as_deref(), Some("/tmp/flom_daemon.trc"));
+        assert_eq!(
+            c.command_trace_file.as_deref(),
+            Some("/tmp/flom_command.trc")
+        );
+        assert!(c.append_trace_file && c.verbose);
+        assert_eq!(c.resource_name, "MYRES");
+        assert_eq!(c.resource_timeout, -100);
+        assert_eq!(c.resource_quantity, 22);
+        assert_eq!(c.lock_mode, LockMode::ProtectedRead);
+        assert!(!c.resource_create);
+        assert_eq!(c.resource_idle_lifespan, 234);
+        assert_eq!(c.socket_name.as_deref(), Some("/tmp/foobar"));
+        assert_eq!(c.daemon_lifespan, 231);
+        assert_eq!(c.unicast_address.as_deref(), Some("localhost"));
+        assert_eq!(c.unicast_port, 27750);
+        assert_eq!(c.multicast_address.as_deref(), Some("239.255.0.3"));
+        assert_eq!(c.multicast_port, 27751);
+        assert_eq!(c.mount_point_vfs.as_deref(), Some(dir.to_str().unwrap()));
+        assert_eq!(c.ignored_signals, vec![3, 15]);
+        assert_eq!(c.discovery_attempts, 3);
+        assert_eq!(c.discovery_timeout, 12345);
+        assert_eq!(c.discovery_ttl, 4);
+        assert_eq!(c.tcp_keepalive_time, 12345);
+        assert_eq!(c.tcp_keepalive_intvl, 12346);
+        assert_eq!(c.tcp_keepalive_probes, 12347);
+        let canon = |p: &Path| {
+            std::fs::canonicalize(p)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(c.tls_certificate, Some(canon(&cert)));
+        assert_eq!(c.tls_private_key, Some(canon(&key)));
+        assert_eq!(c.tls_ca_certificate, Some(canon(&ca)));
+        assert!(c.tls_check_peer_id);
+        assert_eq!(c.check(), Err(CheckError::LocalAndNetwork));
+        let d = c.verbose_dump();
+        assert!(d.contains("[Monitor]/IgnoredSignals='SIGQUIT;SIGTERM'\n"));
+        assert!(d.contains("[Daemon]/MulticastPort=27751\n"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn normalisations() {
+        let (c, _) = apply("[Resource]\nQuantity=-5\nIdleLifespan=-7\n").unwrap();
+        assert_eq!((c.resource_quantity, c.resource_idle_lifespan), (5, 7));
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        c.apply_str(
+            "[Resource]\nQuantity=4\nIdleLifespan=9\n",
+            Path::new("a"),
+            &mut w,
+        )
+        .unwrap();
+        c.apply_str(
+            "[Resource]\nQuantity=0\nIdleLifespan=0\n",
+            Path::new("b"),
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!((c.resource_quantity, c.resource_idle_lifespan), (4, 9));
+        let (c, _) = apply("[Network]\nDiscoveryAttempts=0\nDiscoveryTTL=0\n").unwrap();
+        assert_eq!((c.discovery_attempts, c.discovery_ttl), (1, 1));
+        let (c, _) =
+            apply("[Network]\nDiscoveryAttempts=-4\nDiscoveryTTL=-3\nDiscoveryTimeout=-9\n")
+                .unwrap();
+        assert_eq!(
+            (c.discovery_attempts, c.discovery_ttl, c.discovery_timeout),
+            (4, 3, 9)
+        );
+        let (c, _) =
+            apply("[Daemon]\nLifespan=-1\nUnicastPort=-2\n[Resource]\nTimeout=0\n").unwrap();
+        assert_eq!(
+            (c.daemon_lifespan, c.unicast_port, c.resource_timeout),
+            (-1, 2, 0)
+        );
+        let (c, _) = apply("[Resource]\nQuantity=-2147483648\n").unwrap();
+        assert_eq!(c.resource_quantity, i32::MAX);
+        let (c, _) = apply("[Resource]\nTimeout=  42  \n").unwrap();
+        assert_eq!(c.resource_timeout, 42);
+    }
+
+    #[test]
+    fn empty_string_values_unset() {
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        c.apply_str("[Daemon]\nSocketName=/tmp/s\n", Path::new("a"), &mut w)
+            .unwrap();
+        c.apply_str("[Daemon]\nSocketName=\n", Path::new("b"), &mut w)
+            .unwrap();
+        assert_eq!(c.socket_name, None);
+    }
+
+    #[test]
+    fn strict_values_in_files() {
+        let (c, _) =
+            apply("[Resource]\nLockMode=  pr  \nCreate=N\n[Trace]\nVerbose=yes\n").unwrap();
+        assert_eq!(c.lock_mode, LockMode::ProtectedRead);
+        assert!(!c.resource_create && c.verbose);
+        let (c, _) = apply("[Resource]\nLockMode=exclusive\n").unwrap();
+        assert_eq!(c.lock_mode, LockMode::Exclusive);
+
+        let e = err("[Trace]\n# x\nVerbose=maybe\n");
+        assert_eq!(e.kind, ConfigErrorKind::InvalidValue);
+        assert_eq!(e.line, Some(3));
+        assert_eq!(
+            e.to_string(),
+            "flom: /x/f.conf:3: [Trace]/Verbose: 'maybe' is not a valid value; use yes or no."
+        );
+        assert_eq!(
+            e.stdout_line(),
+            "ERROR: invalid configuration found in file '/x/f.conf'"
+        );
+        let e = err("[Resource]\nLockMode=onlyex\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("'onlyex' is not a valid lock mode"));
+        let e = err("[Resource]\nTimeout=0x10\n");
+        assert!(
+            e.message.contains("'0x10' is not a decimal integer"),
+            "{}",
+            e.message
+        );
+        let e = err("[Network]\nDiscoveryTTL=99999999999\n");
+        assert!(e.message.contains("out of range"));
+        let e = err("[TLS]\nTlsCheckPeerId=true\n");
+        assert!(e.message.starts_with("[TLS]/TlsCheckPeerId: 'true'"));
+        let e = err("[Trace]\nAppendTraceFile=1\n");
+        assert!(e.message.starts_with("[Trace]/AppendTraceFile"));
+        let e = err("[Resource]\nCreate=annoy\n");
+        assert!(e.message.starts_with("[Resource]/Create"));
+    }
+
+    #[test]
+    fn resource_name_in_files() {
+        let e = err("[Resource]\nName=abc  \n");
+        assert!(e
+            .message
+            .contains("'abc  ' is not a valid resource name (note the trailing whitespace)"));
+        let e = err("[Resource]\nName=_RESOURCE\n");
+        assert!(e.message.contains("reserved"));
+        let e = err("[Resource]\nName=a-b\n");
+        assert!(e.message.contains("'a-b' is not a valid resource name"));
+        let (c, _) = apply("[Resource]\nName=red.green.blue\n").unwrap();
+        assert_eq!(c.resource_name, "red.green.blue");
+        let (c, _) = apply("[Resource]\nName=/a\\sb/c\n").unwrap();
+        assert_eq!(c.resource_name, "/a b/c");
+    }
+
+    #[test]
+    fn socket_mount_tls_validation_in_files() {
+        let long = format!("/tmp/{}", "x".repeat(103));
+        assert_eq!(long.len(), 108);
+        let e = err(&format!("[Daemon]\nSocketName={long}\n"));
+        assert!(e.message.contains("shorter than 108 bytes"));
+        let ok = &long[..107];
+        let (c, _) = apply(&format!("[Daemon]\nSocketName={ok}\n")).unwrap();
+        assert_eq!(c.socket_name.as_deref(), Some(ok));
+        let e = err("[Daemon]\nMountPointVFS=/nonexistent/flom/dir\n");
+        assert!(e.message.contains("not a directory that can be opened"));
+        let e = err("[TLS]\nTlsCertificate=/nonexistent/cert.pem\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("cannot be resolved"));
+    }
+
+    #[test]
+    fn signals_and_interfaces_warn() {
+        let (c, w) = apply("[Monitor]\nIgnoredSignals=SIGTERM;BOGUS;99; sigquit ;\n").unwrap();
+        assert_eq!(c.ignored_signals, vec![3, 15]);
+        assert_eq!(w.len(), 2);
+        assert!(w[0].starts_with("flom: /x/f.conf:2: [Monitor]/IgnoredSignals: 'BOGUS'"));
+        // the key replaces the previous set
+        let mut c = Config::default();
+        let mut w = Vec::new();
+        c.apply_str("[Monitor]\nIgnoredSignals=1;2\n", Path::new("a"), &mut w)
+            .unwrap();
+        c.apply_str("[Monitor]\nIgnoredSignals=15\n", Path::new("b"), &mut w)
+            .unwrap();
+        assert_eq!(c.ignored_signals, vec![15]);
+        let (c, w) = apply("[Network]\nNetworkInterface=nosuchif0\n").unwrap();
+        assert_eq!(c.network_interface, None);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("'nosuchif0' has no IPv6 address"));
+    }
+
+    #[test]
+    fn groups_optional_and_unknown_ignored() {
+        let (c, _) = apply("").unwrap();
+        assert_eq!(c, Config::default());
+        let (c, _) = apply("[Resource]\nTimeout=5\n").unwrap();
+        assert_eq!(c.resource_timeout, 5);
+        let (c, _) = apply("[Unknown]\nFoo=bar\n[Resource]\nWait=zzz\nBogus=1\n").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn first_error_in_c_read_order() {
+        // Trace/Verbose is read before Resource/Timeout even if later in the file.
+        let e = err("[Resource]\nTimeout=x\n[Trace]\nVerbose=x\n");
+        assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn syntax_errors_reported_as_load_errors() {
+        let e = err("[Resource]\nTimeout 5\n");
+        assert_eq!(e.kind, ConfigErrorKind::Syntax);
+        assert_eq!(e.line, Some(2));
+        assert_eq!(
+            e.stdout_line(),
+            "ERROR: error while loading file '/x/f.conf'"
+        );
+        assert!(e.to_string().starts_with("flom: /x/f.conf:2: "));
+        let e = err("[Resource]\nName=a\\qb\n");
+        assert_eq!(e.kind, ConfigErrorKind::InvalidValue);
+        assert!(e.message.contains("escape"));
+    }
+
+    #[test]
+    fn layers_precedence() {
+        let dir = temp_dir("layers");
+        let sys = write(
+            &dir,
+            "flom.conf",
+            "[Resource]\nTimeout=1\nQuantity=2\n[Daemon]\nLifespan=10\n[Network]\nDiscoveryTTL=7\n",
+        );
+        let user = write(
+            &dir,
+            "user",
+            "[Resource]\nTimeout=3\n[Daemon]\nLifespan=20\n",
+        );
+        let custom = write(&dir, "custom", "[Resource]\nTimeout=5\n");
+        let mut w = Vec::new();
+        let c =
+            Config::load_layers_collect(Some(&sys), Some(&user), Some(&custom), &mut w).unwrap();
+        assert_eq!(c.resource_timeout, 5);
+        assert_eq!(c.daemon_lifespan, 20);
+        assert_eq!(c.resource_quantity, 2);
+        assert_eq!(c.discovery_ttl, 7);
+        let c = Config::load_layers_collect(Some(&sys), Some(&user), None, &mut w).unwrap();
+        assert_eq!(c.resource_timeout, 3);
+        let c = Config::load_layers_collect(Some(&sys), None, None, &mut w).unwrap();
+        assert_eq!(c.resource_timeout, 1);
+        let c = Config::load_layers(None, None, None).unwrap();
+        assert_eq!(c, Config::default());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn missing_files() {
+        let dir = temp_dir("missing");
+        let nope = dir.join("nope");
+        let mut w = Vec::new();
+        let c = Config::load_layers_collect(Some(&nope), Some(&nope), None, &mut w).unwrap();
+        assert_eq!(c, Config::default());
+        let e = Config::load_layers_collect(None, None, Some(&nope), &mut w).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::Unreadable);
+        assert_eq!(e.line, None);
+        assert_eq!(
+            e.stdout_line(),
+            format!("ERROR: error while loading file '{}'", nope.display())
+        );
+        assert!(e.to_string().contains("no such file or directory"), "{e}");
+        // a directory as -c file is an error too
+        let e = Config::load_layers_collect(None, None, Some(&dir), &mut w).unwrap_err();
+        assert_eq!(e.kind, ConfigErrorKind::Unreadable);
+        // an empty user file is fine
+        let empty = write(&dir, "empty", "");
+        assert!(Config::load_layers_collect(None, Some(&empty), Some(&empty), &mut w).is_ok());
+        // a broken user file is reported (not silently skipped)
+        let bad = write(&dir, "bad", "[Resource]\nTimeout=1\ngarbage\n");
+        let e = Config::load_layers_collect(None, Some(&bad), None, &mut w).unwrap_err();
+        assert_eq!((e.kind, e.line), (ConfigErrorKind::Syntax, Some(3)));
+        let nonutf8 = dir.join("latin1");
+        std::fs::write(&nonutf8, b"[Resource]\n\nName=caf\xe9\n").unwrap();
+        let e = Config::load_layers_collect(None, None, Some(&nonutf8), &mut w).unwrap_err();
+        assert_eq!((e.kind, e.line), (ConfigErrorKind::Syntax, Some(3)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn report_streams() {
+        let e = err("[Trace]\nVerbose=maybe\n");
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        e.report(&mut out, &mut errs);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ERROR: invalid configuration found in file '/x/f.conf'\n"
+        );
+        assert!(String::from_utf8(errs)
+            .unwrap()
+            .starts_with("flom: /x/f.conf:2: "));
+    }
+
+    #[test]
+    fn check_rules() {
+        let mut c = Config::default();
+        assert_eq!(c.check(), Ok(()));
+        c.socket_name = Some("/tmp/x".into());
+        assert_eq!(c.check(), Ok(()));
+        c.unicast_address = Some("localhost".into());
+        assert_eq!(c.check(), Err(CheckError::LocalAndNetwork));
+        c.unicast_address = None;
+        c.multicast_address = Some("239.0.0.1".into());
+        assert_eq!(c.check(), Err(CheckError::LocalAndNetwork));
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        CheckError::LocalAndNetwork.report(&mut out, &mut errs);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "ERROR: flom can not be configured for local (UNIX socket) and network (TCP-UDP/IP) communication at the same time.\n"
+        );
+        assert_eq!(
+            String::from_utf8(errs).unwrap(),
+            "Configuration is not valid, cannot go on!\n"
+        );
+        let mut c = Config::default();
+        c.tls_check_peer_id = true;
+        assert_eq!(c.check(), Err(CheckError::TlsCheckPeerIdWithoutTls));
+        c.tls_certificate = Some("a".into());
+        c.tls_private_key = Some("b".into());
+        assert_eq!(c.check(), Err(CheckError::TlsCheckPeerIdWithoutTls));
+        c.tls_ca_certificate = Some("c".into());
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(
+            CheckError::TlsCheckPeerIdWithoutTls.message(),
+            "ERROR: TLS check peer id can not be specified without full TLS configuration."
+        );
+        assert_eq!(CheckError::LocalAndNetwork.exit_status(), 99);
+    }
+
+    #[test]
+    fn resource_type_adjustments() {
+        let mut c = Config::default();
+        c.lock_mode = LockMode::ProtectedRead;
+        c.resource_quantity = 3;
+        let w = c.adjust_for_resource_type_collect();
+        // simple: lock mode kept, quantity forced
+        assert_eq!(c.lock_mode, LockMode::ProtectedRead);
+        assert_eq!(c.resource_quantity, 1);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("quantity 3 is ignored"));
+
+        let mut c = Config::default();
+        c.resource_name = "foo[3]".into();
+        c.lock_mode = LockMode::ConcurrentRead;
+        c.resource_quantity = 2;
+        let w = c.adjust_for_resource_type_collect();
+        assert_eq!(c.lock_mode, LockMode::Exclusive);
+        assert_eq!(c.resource_quantity, 2);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("numeric resource supports only the exclusive lock mode"));
+
+        let mut c = Config::default();
+        c.resource_name = "/a/b".into();
+        c.lock_mode = LockMode::NullLock;
+        assert!(c.adjust_for_resource_type_collect().is_empty());
+        assert_eq!(c.lock_mode, LockMode::NullLock);
+
+        let mut c = Config::default();
+        c.resource_name = "a.b".into();
+        c.lock_mode = LockMode::ProtectedWrite;
+        c.resource_quantity = 5;
+        assert_eq!(c.adjust_for_resource_type_collect().len(), 2);
+        assert_eq!((c.lock_mode, c.resource_quantity), (LockMode::Exclusive, 1));
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(abs_value(-3), 3);
+        assert_eq!(abs_value(i32::MIN), i32::MAX);
+        assert_eq!(abs_at_least_one(0), 1);
+        assert_eq!(abs_at_least_one(-2), 2);
+        assert!(check_mount_point("/").is_ok());
+        assert!(canonical_file("/nonexistent-flom").is_err());
+        assert_eq!(
+            validate_resource_name("_RESOURCE"),
+            Err(ResourceNameError::Reserved)
+        );
+        assert_eq!(
+            validate_resource_name("1a"),
+            Err(ResourceNameError::Invalid)
+        );
+        assert_eq!(validate_resource_name("a"), Ok(()));
+        assert!(system_config_path().ends_with("flom.conf"));
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(io_reason(&e), "no such file or directory");
+    }
 }

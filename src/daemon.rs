@@ -147,6 +147,10 @@ fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         libc::umask(0);
     }
     detach_descriptors(ready_pipe);
+    crate::trace::init(
+        config.daemon_trace_file.as_deref(),
+        config.append_trace_file,
+    );
     crate::net::raise_fd_limit();
     let result = Daemon::new(config);
     let start_rc = match &result {

@@ -36,7 +36,7 @@ fn set_disposition(sig: i32, handler: libc::sighandler_t) -> libc::sigaction {
 }
 
 fn signal_name(sig: i32) -> String {
-    crate::signals::name(sig)
+    crate::config::signal_name(sig)
         .map(str::to_string)
         .unwrap_or_else(|| sig.to_string())
 }

@@ -13,5 +13,5 @@ pub mod poller;
 pub mod protocol;
 pub mod rc;
 pub mod resource;
-pub mod signals;
 pub mod slab;
+pub mod trace;
