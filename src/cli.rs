@@ -434,21 +434,9 @@ pub enum IntError {
 /// optional leading whitespace and sign, `0x` hex, leading-`0` octal or
 /// decimal, nothing after the digits, 32-bit signed range.
 pub fn parse_c_int(s: &str) -> Result<i32, IntError> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits) = if (t.starts_with("0x") || t.starts_with("0X"))
-        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
-    {
-        (16, &t[2..])
-    } else if t.starts_with('0') {
-        (8, t)
-    } else {
-        (10, t)
-    };
+    let (neg, radix, digits) = crate::trace::split_c_integer(
+        s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']),
+    );
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return Err(IntError::Invalid);
     }
@@ -700,6 +688,18 @@ fn non_empty(s: String) -> Option<String> {
 
 const BOOL_HINT: &str = "flom: use yes or no (or y/n), in any letter case.";
 
+/// A yes/no option value; on a bad value prints the C line on `out` and a
+/// hint on `err`.
+fn bool_option(option: &str, v: &str, out: &mut dyn Write, err: &mut dyn Write) -> Option<bool> {
+    let parsed = config::parse_bool(v);
+    if parsed.is_none() {
+        let _ = writeln!(out, "{option}: '{v}' is an invalid value");
+        let _ = out.flush();
+        let _ = writeln!(err, "{BOOL_HINT}");
+    }
+    parsed
+}
+
 /// Applies the command line over the config files, in C FLoM's order (which
 /// decides the error reported first).
 fn apply_overrides(
@@ -771,15 +771,7 @@ fn apply_overrides(
         }
     }
     if let Some(v) = last(m, "resource-create") {
-        match config::parse_bool(&v) {
-            Some(b) => c.resource_create = b,
-            None => {
-                let _ = writeln!(out, "resource-create: '{v}' is an invalid value");
-                let _ = out.flush();
-                let _ = writeln!(err, "{BOOL_HINT}");
-                return Err(fail);
-            }
-        }
+        c.resource_create = bool_option("resource-create", &v, out, err).ok_or(fail)?;
     }
     if let Some(v) = int("resource-idle-lifespan") {
         c.resource_idle_lifespan = config::abs_value(v);
@@ -887,25 +879,17 @@ fn apply_overrides(
         }
     }
     if let Some(v) = last(m, "tls-check-peer-id") {
-        match config::parse_bool(&v) {
-            Some(b) => c.tls_check_peer_id = b,
-            None => {
-                let _ = writeln!(out, "tls-check-peer-id: '{v}' is an invalid value");
-                let _ = out.flush();
-                let _ = writeln!(err, "{BOOL_HINT}");
-                return Err(fail);
-            }
-        }
+        c.tls_check_peer_id = bool_option("tls-check-peer-id", &v, out, err).ok_or(fail)?;
     }
     if let Some(v) = last(m, "append-trace-file") {
-        match config::parse_bool(&v) {
-            Some(b) => c.append_trace_file = b,
-            None => {
-                let _ = writeln!(err, "append-trace-file: '{v}' is an invalid value");
-                let _ = writeln!(err, "{BOOL_HINT}");
-                return Err(fail);
-            }
+        // C prints this one on stderr, the other two on stdout.
+        let mut c_line = Vec::new();
+        let parsed = bool_option("append-trace-file", &v, &mut c_line, &mut std::io::sink());
+        if parsed.is_none() {
+            let _ = err.write_all(&c_line);
+            let _ = writeln!(err, "{BOOL_HINT}");
         }
+        c.append_trace_file = parsed.ok_or(fail)?;
     }
     Ok(())
 }

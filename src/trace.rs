@@ -49,21 +49,7 @@ static DEST: Mutex<Option<File>> = Mutex::new(None);
 /// sign, `0x` hex / leading-0 octal / decimal, stopping at the first invalid
 /// character; no digits → 0.
 pub fn parse_mask(s: &str) -> u32 {
-    let t = s.trim_start();
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits) = if (t.starts_with("0x") || t.starts_with("0X"))
-        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
-    {
-        (16, &t[2..])
-    } else if t.starts_with('0') {
-        (8, t)
-    } else {
-        (10, t)
-    };
+    let (neg, radix, digits) = split_c_integer(s.trim_start());
     let mut v: u64 = 0;
     for c in digits.chars() {
         match c.to_digit(radix) {
@@ -313,5 +299,24 @@ mod tests {
         init(None, false);
         set_mask(0);
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// Splits C integer text the way `strtol(s, _, 0)` reads it: sign, radix
+/// (`0x` hex, leading-`0` octal, else decimal) and the digits that follow.
+pub fn split_c_integer(t: &str) -> (bool, u32, &str) {
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if (t.starts_with("0x") || t.starts_with("0X"))
+        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
+    {
+        (neg, 16, &t[2..])
+    } else if t.starts_with('0') {
+        (neg, 8, t)
+    } else {
+        (neg, 10, t)
     }
 }
