@@ -14,3 +14,4 @@ pub mod rc;
 pub mod resource;
 pub mod signals;
 pub mod slab;
+pub mod status;
