@@ -15,3 +15,4 @@ pub mod resource;
 pub mod signals;
 pub mod slab;
 pub mod status;
+pub mod vfs;
