@@ -509,6 +509,33 @@ fn absolute(dir: &Path) -> io::Result<PathBuf> {
     }
 }
 
+/// `dir` made absolute against the current directory (not resolved: the
+/// mount code does that), so a daemon that changes directory still finds it.
+pub fn absolute_path(dir: &str) -> String {
+    let p = Path::new(dir);
+    if p.is_absolute() {
+        return dir.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p).to_string_lossy().into_owned(),
+        Err(_) => dir.to_string(),
+    }
+}
+
+/// Sends a warning to syslog (the daemon has no terminal).
+pub fn log_warning(msg: &str) {
+    if let Ok(c) = std::ffi::CString::new(msg.replace('\0', " ")) {
+        // SAFETY: a constant format string and one valid C string argument.
+        unsafe {
+            libc::syslog(
+                libc::LOG_DAEMON | libc::LOG_WARNING,
+                b"%s\0".as_ptr().cast(),
+                c.as_ptr(),
+            )
+        };
+    }
+}
+
 /// Decodes the octal escapes (`\040` …) of a /proc/self/mountinfo field.
 fn unescape_mountinfo(field: &str) -> Vec<u8> {
     let b = field.as_bytes();
