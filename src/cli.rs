@@ -25,6 +25,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, i32> {
         ("e", "resource-create"),
         ("i", "resource-idle-lifespan"),
         ("q", "resource-quantity"),
+        ("m", "mount-point-vfs"),
     ] {
         o.optopt(s, l, "", "");
     }
@@ -59,6 +60,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, i32> {
     if let Some(v) = m.opt_str("e") {
         c.resource_create = v.starts_with('y');
     }
+    c.mount_point_vfs = m.opt_str("m");
     c.verbose = m.opt_present("V");
     let action = if m.opt_present("x") || m.opt_present("X") {
         Action::Shutdown {
