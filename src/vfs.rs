@@ -619,7 +619,7 @@ impl Vfs {
     /// say what failed: the directory is missing or not one, /dev/fuse
     /// cannot be used, or the mount was refused.
     pub fn mount(dir: &str, status: Status) -> io::Result<Vfs> {
-        let fail = |what: String| io::Error::new(io::ErrorKind::Other, what);
+        let fail = |what: String| io::Error::other(what);
         let path =
             absolute(Path::new(dir)).map_err(|e| fail(format!("VFS mount point {dir}: {e}")))?;
         clear_stale_mounts(&path);
@@ -695,13 +695,12 @@ fn serve(server: Arc<Server<StatusFs>>, mut channel: FuseChannel) {
     loop {
         match channel.get_request() {
             Ok(Some((reader, writer))) => {
-                if let Err(e) = server.handle_message(reader, writer.into(), None, None) {
-                    if let fuse_backend_rs::Error::EncodeMessage(e) = &e {
-                        if e.raw_os_error() == Some(libc::EBADF)
-                            || e.raw_os_error() == Some(libc::ENODEV)
-                        {
-                            return;
-                        }
+                // Replying failed because the connection is gone: stop.
+                if let Err(fuse_backend_rs::Error::EncodeMessage(e)) =
+                    server.handle_message(reader, writer.into(), None, None)
+                {
+                    if matches!(e.raw_os_error(), Some(libc::EBADF) | Some(libc::ENODEV)) {
+                        return;
                     }
                 }
             }

@@ -736,7 +736,6 @@ fn behaves_like_proc() {
     );
     eacces(
         std::fs::OpenOptions::new()
-            .write(true)
             .append(true)
             .open(&peer)
             .and_then(|mut f| f.write_all(b"x")),
