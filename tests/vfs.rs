@@ -765,7 +765,7 @@ fn behaves_like_proc() {
 
     // Extended attributes.
     let c = std::ffi::CString::new(peer.as_os_str().as_bytes()).unwrap();
-    let name = c"user.flom";
+    let name = std::ffi::CString::new("user.flom").unwrap();
     // SAFETY: valid C strings, a null buffer with size 0.
     let r = unsafe { libc::getxattr(c.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
     assert_eq!(r, -1);
