@@ -292,6 +292,8 @@ pub fn check_socket_name(name: &str) -> Result<(), String> {
 pub fn check_mount_point(dir: &str) -> Result<(), String> {
     match std::fs::read_dir(dir) {
         Ok(_) => Ok(()),
+        // A FUSE mount left by a killed daemon: the next daemon clears it.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(()),
         Err(e) => Err(format!(
             "'{}' is not a directory that can be opened ({})",
             dir,

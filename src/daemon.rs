@@ -13,6 +13,8 @@ use crate::protocol::{self, Message, ParseError};
 use crate::rc;
 use crate::resource::{self, LockMode, ResourceType};
 use crate::slab::Slab;
+use crate::status::Status;
+use crate::vfs::Vfs;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Read, Write};
@@ -141,6 +143,12 @@ fn detach_descriptors(keep: RawFd) {
 
 /// The daemon process proper; returns its exit status.
 fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
+    // A relative mount point is relative to the starting client's directory.
+    let mut config = config.clone();
+    config.mount_point_vfs = config
+        .mount_point_vfs
+        .map(|d| crate::vfs::absolute_path(&d));
+    let config = &config;
     // SAFETY: process-wide settings of a freshly forked daemon.
     unsafe {
         libc::chdir(b"/\0".as_ptr().cast());
@@ -270,6 +278,9 @@ pub struct Daemon {
     out: String,
     grants: Vec<Grant>,
     events: Vec<Event>,
+    /// The VFS status table, when a mount point is configured and mounted.
+    status: Option<Status>,
+    vfs: Option<Vfs>,
 }
 
 fn errno_is(e: &io::Error, code: i32) -> bool {
@@ -307,6 +318,8 @@ impl Daemon {
             out: String::with_capacity(256),
             grants: Vec::new(),
             events: Vec::new(),
+            status: None,
+            vfs: None,
         };
         if config.uses_network() {
             d.listen_network(config)?;
@@ -314,6 +327,9 @@ impl Daemon {
             d.listen_unix(&config.socket_path())?;
         }
         d.install_signals()?;
+        if let Some(dir) = &config.mount_point_vfs {
+            d.mount_vfs(dir);
+        }
         Ok(d)
     }
 
@@ -390,6 +406,19 @@ impl Daemon {
                 let _ = udp.send_to(out.as_bytes(), src);
                 self.out = out;
             }
+        }
+    }
+
+    /// Mounts the VFS at `dir` before the daemon reports ready. A daemon
+    /// that cannot mount it serves locks all the same (as C FLoM does).
+    fn mount_vfs(&mut self, dir: &str) {
+        let status = Status::new();
+        match Vfs::mount(dir, status.clone()) {
+            Ok(vfs) => {
+                self.status = Some(status);
+                self.vfs = Some(vfs);
+            }
+            Err(e) => crate::vfs::log_warning(&format!("{e}; serving without a VFS")),
         }
     }
 
@@ -500,6 +529,9 @@ impl Daemon {
     }
 
     fn shutdown(&mut self) {
+        if let Some(mut vfs) = self.vfs.take() {
+            vfs.unmount();
+        }
         if let Some(path) = &self.socket_path {
             let _ = std::fs::remove_file(path);
         }
@@ -714,6 +746,9 @@ impl Daemon {
                 wake_at: None,
             });
             self.by_key.insert(key.clone(), l);
+            if let Some(s) = &self.status {
+                s.table().locker_created(uid, &r.name, kind);
+            }
             self.hand_to_locker(id, l, req);
             self.adopt_incubated(&key, l);
         } else if !r.wait {
@@ -727,7 +762,12 @@ impl Daemon {
                 None,
             );
             let key = key.to_string();
-            self.conns.get_mut(id).expect("live conn").state = ConnState::Incubated { key, req };
+            let conn = self.conns.get_mut(id).expect("live conn");
+            conn.state = ConnState::Incubated { key, req };
+            if let Some(s) = &self.status {
+                s.table()
+                    .incubated(conn.uid, &conn.peer_name, &r.name, kind);
+            }
             self.incubator.push(id);
         }
     }
@@ -744,6 +784,9 @@ impl Daemon {
         });
         for c in adopted {
             let conn = self.conns.get_mut(c).expect("incubated conn is live");
+            if let Some(s) = &self.status {
+                s.table().incubator_left(conn.uid);
+            }
             if let ConnState::Incubated { req, .. } =
                 std::mem::replace(&mut conn.state, ConnState::New)
             {
@@ -755,8 +798,20 @@ impl Daemon {
     fn hand_to_locker(&mut self, id: usize, l: usize, req: Request) {
         let now = Instant::now();
         let entry = self.lockers.get_mut(l).expect("live locker");
+        let (mode, quantity) = (req.mode, req.quantity);
         let outcome = entry.locker.lock(id as u32, req, now);
-        let step = self.conns.get(id).expect("live conn").last_step + 8;
+        let conn = self.conns.get(id).expect("live conn");
+        if let Some(s) = &self.status {
+            s.table().conn_locked(
+                entry.uid,
+                conn.uid,
+                &conn.peer_name,
+                mode,
+                quantity,
+                &outcome,
+            );
+        }
+        let step = conn.last_step + 8;
         let (code, element, state) = match outcome {
             Outcome::Granted(e) => (rc::OK, e, ConnState::InLocker(l)),
             Outcome::Enqueued => (rc::LOCK_ENQUEUED, None, ConnState::InLocker(l)),
@@ -786,7 +841,11 @@ impl Daemon {
         if !entry.locker.unlock(id as u32, r.rollback, now, &mut grants) {
             entry.locker.disconnect(id as u32, now, &mut grants);
         }
-        self.conns.get_mut(id).expect("live conn").state = ConnState::Done;
+        let conn = self.conns.get_mut(id).expect("live conn");
+        conn.state = ConnState::Done;
+        if let Some(s) = &self.status {
+            s.table().conn_released(entry.uid, conn.uid);
+        }
         self.send_grants(&mut grants);
         self.grants = grants;
         self.locker_changed(l, now);
@@ -794,12 +853,26 @@ impl Daemon {
 
     fn send_grants(&mut self, grants: &mut Vec<Grant>) {
         for g in grants.drain(..) {
+            if let Some(s) = &self.status {
+                if let Some((locker, conn)) = self.locker_and_conn_uids(g.conn as usize) {
+                    s.table().conn_granted(locker, conn, g.element.as_deref());
+                }
+            }
             self.answer(
                 g.conn as usize,
                 protocol::STEP_LATER_ANSWER,
                 rc::OK,
                 g.element.as_deref(),
             );
+        }
+    }
+
+    /// The uids of connection `id` and of the locker it is in.
+    fn locker_and_conn_uids(&self, id: usize) -> Option<(u64, u64)> {
+        let conn = self.conns.get(id)?;
+        match conn.state {
+            ConnState::InLocker(l) => Some((self.lockers.get(l)?.uid, conn.uid)),
+            _ => None,
         }
     }
 
@@ -878,6 +951,9 @@ impl Daemon {
     fn destroy_locker(&mut self, l: usize) {
         if let Some(entry) = self.lockers.remove(l) {
             self.by_key.remove(entry.routing_key());
+            if let Some(s) = &self.status {
+                s.table().locker_destroyed(entry.uid);
+            }
         }
     }
 
@@ -946,12 +1022,20 @@ impl Daemon {
                 let mut grants = std::mem::take(&mut self.grants);
                 if let Some(entry) = self.lockers.get_mut(l) {
                     entry.locker.disconnect(id as u32, now, &mut grants);
+                    if let Some(s) = &self.status {
+                        s.table().conn_released(entry.uid, conn.uid);
+                    }
                 }
                 self.send_grants(&mut grants);
                 self.grants = grants;
                 self.locker_changed(l, now);
             }
-            ConnState::Incubated { .. } => self.incubator.retain(|&c| c != id),
+            ConnState::Incubated { .. } => {
+                self.incubator.retain(|&c| c != id);
+                if let Some(s) = &self.status {
+                    s.table().incubator_left(conn.uid);
+                }
+            }
             ConnState::New | ConnState::Done => {}
         }
         drop(conn);

@@ -14,4 +14,6 @@ pub mod protocol;
 pub mod rc;
 pub mod resource;
 pub mod slab;
+pub mod status;
 pub mod trace;
+pub mod vfs;
