@@ -42,6 +42,82 @@ fn first_client_starts_the_daemon() {
 }
 
 #[test]
+fn daemon_process_attributes() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new("attrs");
+    let pid = env.start_daemon();
+    // Named like the client (`pgrep flom` finds it), with the client's argv.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "flom");
+    assert_eq!(
+        cmdline(pid),
+        [BIN, "-s", &env.sock, "-d", "-1", "-r", "warmup", "--", "true"]
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        std::path::Path::new("/")
+    );
+    // Nothing inherited from the client: no terminal, and no pipe shared
+    // with another process (a `$(flom ...)` would hang): every pipe it holds
+    // has both ends in the daemon (its own self-pipe, if any).
+    let mut pipes: std::collections::HashMap<String, usize> = Default::default();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let target = std::fs::read_link(e.unwrap().path()).unwrap();
+        let t = target.to_string_lossy().into_owned();
+        assert!(
+            !t.contains("/dev/pts") && !t.contains("tty"),
+            "the daemon holds {t}"
+        );
+        if t.starts_with("pipe:") {
+            *pipes.entry(t).or_default() += 1;
+        }
+    }
+    for (pipe, ends) in pipes {
+        assert_eq!(ends, 2, "the daemon holds one end of {pipe}");
+    }
+    // umask 0: srwxrwxrwx socket and a 0666 lock file next to it.
+    let mode = std::fs::metadata(&env.sock).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o777, "socket mode {mode:o}");
+    let lock = format!("{}.lock", env.sock);
+    let mode = std::fs::metadata(&lock).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o666, "lock file mode {mode:o}");
+}
+
+#[test]
+fn stale_socket_of_a_killed_daemon_is_replaced() {
+    let env = Env::new("stale");
+    let pid = env.start_daemon();
+    // SAFETY: killing the daemon this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_until(T, "the daemon to die", || !pid_alive(pid));
+    assert!(is_socket(&env.sock), "SIGKILL cannot remove the socket");
+    env.flom(&["-d", "-1", "--", "true"])
+        .expect_code(0)
+        .expect_stderr("");
+    let fresh = the_daemon(&env.sock);
+    env.track(fresh);
+    assert_ne!(fresh, pid);
+}
+
+#[test]
+fn a_parked_client_keeps_a_short_lived_daemon_alive() {
+    // The client starts a daemon with a 300 ms lifespan and waits 1.5 s in
+    // its incubator: the daemon must stay for it, so the client ends with
+    // its own timeout (98), not with a lost connection (99).
+    let env = Env::new("parkedalive");
+    let out = env.flom(&[
+        "-d", "300", "-r", "absent", "-e", "no", "-o", "1500", "--", "true",
+    ]);
+    out.expect_code(98)
+        .expect_stderr("The lock was not obtained because timeout (1500 milliseconds) expired\n");
+    if let Some(&pid) = daemon_pids(&env.sock).first() {
+        env.track(pid);
+        wait_until(T, "the idle daemon to go", || !pid_alive(pid));
+    }
+    wait_until(T, "the socket to be removed", || !exists(&env.sock));
+}
+
+#[test]
 fn daemon_with_a_short_lifespan_goes_away_by_itself() {
     let env = Env::new("lifespan");
     env.flom(&["-d", "300", "--", "true"]).expect_code(0);

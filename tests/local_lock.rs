@@ -469,6 +469,73 @@ fn create_no_flom_client_waits_then_runs() {
 }
 
 #[test]
+fn create_no_parked_request_granted_at_once_when_compatible() {
+    // A parked PR request is handed to the locker a PR creator makes, and is
+    // granted next to it: step 16 rc 2, then step 24 rc 0.
+    let env = Env::new("incubcompat");
+    env.start_daemon();
+    let mut parked = Raw::connect(&env.sock);
+    parked.send_ok(&lock_msg(&machine_id(), "shared", 3, true, false, 0));
+    assert_eq!(parked.expect_msg(T), answer16(2));
+    let log = env.path("log");
+    let fifo = env.fifo("rel");
+    let mut creator = env.spawn(&[
+        "-r",
+        "shared",
+        "-l",
+        "PR",
+        "--",
+        "sh",
+        "-c",
+        &holder_cmd(&log, "A", &fifo),
+    ]);
+    wait_line(&log, "A-start");
+    assert_eq!(parked.expect_msg(T), answer24(0));
+    // Both hold PR now: EX is refused.
+    env.flom(&["-r", "shared", "-l", "EX", "-o", "0", "--", "true"])
+        .expect_code(98)
+        .expect_stderr(BUSY);
+    release(&fifo);
+    creator.wait(T).expect_code(0);
+    parked.send_ok(&unlock_msg("shared", false));
+    parked.shutdown_write();
+    parked.expect_closed(T);
+}
+
+#[test]
+fn create_no_parked_request_times_out_with_exit_98() {
+    // UC16 (4/8): the client gives up while parked in the incubator.
+    let env = Env::new("incubtimeout");
+    env.start_daemon();
+    env.flom(&["-r", "never", "-e", "no", "-o", "300", "--", "true"])
+        .expect_code(98)
+        .expect_stderr("The lock was not obtained because timeout (300 milliseconds) expired\n");
+    // The parked request left with its connection: creating the resource
+    // now hands it to nobody.
+    env.flom(&["-r", "never", "-o", "0", "--", "true"])
+        .expect_code(0);
+    env.assert_free("never");
+}
+
+#[test]
+fn the_command_does_not_inherit_the_daemon_connection() {
+    let env = Env::new("cloexec");
+    env.start_daemon();
+    let out = env.flom(&[
+        "--",
+        "sh",
+        "-c",
+        "for f in /proc/$$/fd/*; do readlink $f; done",
+    ]);
+    out.expect_code(0);
+    assert!(
+        !out.stdout.contains("socket:"),
+        "the command inherited a socket:\n{}",
+        out.describe()
+    );
+}
+
+#[test]
 fn idle_lifespan_keeps_the_resource() {
     let env = Env::new("idlekeep");
     env.start_daemon();
@@ -485,9 +552,12 @@ fn default_idle_lifespan_forgets_the_resource() {
     let env = Env::new("idleforget");
     env.start_daemon();
     env.flom(&["-r", "brief", "--", "true"]).expect_code(0);
-    // Right after, it still exists.
-    env.flom(&["-r", "brief", "-e", "no", "-o", "0", "--", "true"])
-        .expect_code(0);
+    // Right after, it still exists. The idle lifespan of this later request
+    // is ignored: only the creating request's one counts.
+    env.flom(&[
+        "-r", "brief", "-e", "no", "-o", "0", "-i", "60000", "--", "true",
+    ])
+    .expect_code(0);
     let used = Instant::now();
     // More than 3 s after the last use it is gone (C: gone after ~2.5 s).
     std::thread::sleep(Duration::from_millis(3100).saturating_sub(used.elapsed()));
@@ -528,14 +598,18 @@ fn a_waiter_that_times_out_leaves_the_queue() {
     let fifo = env.fifo("rel");
     let mut a = env.spawn(&["--", "sh", "-c", &holder_cmd(&log, "A", &fifo)]);
     wait_line(&log, "A-start");
-    let mut b = env.spawn(&["-o", "400", "--", "sh", "-c", &quick_cmd(&log, "B")]);
-    wait_conns(&env.sock, 2);
+    let mut b = env.spawn(&["-o", "1000", "--", "sh", "-c", &quick_cmd(&log, "B")]);
+    // B is queued first (unless a very slow host let its wait end already:
+    // then C is alone in the queue and the test is only weaker).
+    wait_until(T, "B to connect", || {
+        conn_count(&env.sock) >= 2 || !b.is_running()
+    });
     let mut c = Raw::connect(&env.sock);
     c.send_ok(&lock_ex("_RESOURCE"));
     assert_eq!(c.expect_msg(T), answer16(1));
     b.wait(T)
         .expect_code(98)
-        .expect_stderr("The lock was not obtained because timeout (400 milliseconds) expired\n");
+        .expect_stderr("The lock was not obtained because timeout (1000 milliseconds) expired\n");
     wait_until(T, "B's connection to go", || conn_count(&env.sock) == 2);
     release(&fifo);
     a.wait(T).expect_code(0);

@@ -247,3 +247,99 @@ fn many_abusive_connections_at_once() {
         drop(held);
     });
 }
+
+#[test]
+fn request_then_immediate_close() {
+    survives("vanish", |env| {
+        // Granted to a client already gone: the grant write fails and the
+        // lock goes with the connection.
+        for _ in 0..20 {
+            let mut raw = Raw::connect(&env.sock);
+            raw.send_ok(&lock_ex("_RESOURCE"));
+            drop(raw);
+        }
+        // Queued waiters that vanish, then the holder leaves: grants go to
+        // dead connections and must not stick.
+        let mut holder = Raw::connect(&env.sock);
+        holder.send_ok(&lock_ex("_RESOURCE"));
+        // The daemon may not have seen the last closes yet: then the holder
+        // is queued first and granted when they are processed.
+        let first = holder.expect_msg(T);
+        if first == answer16(1) {
+            assert_eq!(holder.expect_msg(T), answer24(0));
+        } else {
+            assert_eq!(first, answer16(0));
+        }
+        for _ in 0..20 {
+            let mut raw = Raw::connect(&env.sock);
+            raw.send_ok(&lock_ex("_RESOURCE"));
+            assert_eq!(raw.expect_msg(T), answer16(1));
+            raw.shutdown_write();
+            drop(raw);
+        }
+        let mut last = Raw::connect(&env.sock);
+        last.send_ok(&lock_ex("_RESOURCE"));
+        assert_eq!(last.expect_msg(T), answer16(1));
+        drop(holder);
+        assert_eq!(last.expect_msg(T), answer24(0));
+        drop(last);
+    });
+}
+
+/// Sends `req` on a new connection, expects `answer`, then unlocks `name`
+/// and closes.
+fn lock_round_trip(env: &Env, req: &str, answer: &str, name: &str) {
+    let mut raw = Raw::connect(&env.sock);
+    raw.send_ok(req);
+    assert_eq!(raw.expect_msg(T), answer, "request {req:?}");
+    raw.send_ok(&unlock_msg(name, false));
+    raw.shutdown_write();
+    raw.expect_closed(T);
+}
+
+#[test]
+fn lenient_parsing_of_well_formed_variants() {
+    // protocol.md §7 (GLib markup parser): the XML declaration is optional,
+    // attribute order is irrelevant, whitespace between elements is fine,
+    // a missing `level` is accepted, unknown elements without attributes
+    // are ignored.
+    survives("lenient", |env| {
+        let peer = machine_id();
+        let b = b64("_RESOURCE");
+        let variants = [
+            format!("<msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"{peer}\"/><resource name=\"{b}\" mode=\"5\" wait=\"1\" create=\"1\" lifespan=\"0\"/></msg>"),
+            format!("{PROLOGUE}<msg step=\"8\" verb=\"1\" level=\"3\"><session peerid=\"{peer}\"/><resource lifespan=\"0\" create=\"1\" wait=\"1\" mode=\"5\" name=\"{b}\"/></msg>"),
+            format!("{PROLOGUE}\n<msg level=\"3\" verb=\"1\" step=\"8\">\n  <session peerid=\"{peer}\" />\n  <resource name=\"{b}\" mode=\"5\" wait=\"1\" create=\"1\" lifespan=\"0\" />\n</msg>"),
+            format!("{PROLOGUE}<msg verb=\"1\" step=\"8\"><session peerid=\"{peer}\"/><resource name=\"{b}\" mode=\"5\" wait=\"1\" create=\"1\" lifespan=\"0\"/></msg>"),
+            format!("{PROLOGUE}<msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"{peer}\"/><extra/><resource name=\"{b}\" mode=\"5\" wait=\"1\" create=\"1\" lifespan=\"0\"/></msg>"),
+        ];
+        for v in &variants {
+            lock_round_trip(env, v, &answer16(0), "_RESOURCE");
+        }
+    });
+}
+
+#[test]
+fn unknown_element_with_attributes_is_invalid() {
+    survives("unknownattr", |env| {
+        let req = lock_ex("_RESOURCE").replace("<resource", "<extra a=\"1\"/><resource");
+        dropped_without_answer(env, req.as_bytes());
+        let req = lock_ex("_RESOURCE").replace("lifespan=\"0\"", "lifespan=\"0\" rollback=\"1\"");
+        dropped_without_answer(env, req.as_bytes());
+    });
+}
+
+#[test]
+fn missing_mode_means_null_lock() {
+    // Missing attributes default to 0: a simple lock without `mode` is NL,
+    // compatible even with a held EX.
+    survives("nomode", |env| {
+        let mut holder = Raw::connect(&env.sock);
+        holder.send_ok(&lock_ex("_RESOURCE"));
+        assert_eq!(holder.expect_msg(T), answer16(0));
+        let req = lock_ex("_RESOURCE").replace(" mode=\"5\"", "");
+        lock_round_trip(env, &req, &answer16(0), "_RESOURCE");
+        env.assert_busy("_RESOURCE");
+        drop(holder);
+    });
+}

@@ -151,6 +151,8 @@ fn reader(mut r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
 /// stderr captured).
 pub fn spawn_flom(args: &[&str]) -> Bg {
     let label = format!("flom {}", args.join(" "));
+    // Taken before the spawn: `Out::elapsed` is never less than flom's life.
+    let started = Instant::now();
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -171,7 +173,7 @@ pub fn spawn_flom(args: &[&str]) -> Bg {
     Bg {
         pid,
         label,
-        started: Instant::now(),
+        started,
         status_rx,
         out_rx,
         err_rx,
@@ -304,9 +306,20 @@ pub fn conn_count(sock: &str) -> usize {
 /// Waits until the daemon of `sock` has at least `n` connections.
 #[track_caller]
 pub fn wait_conns(sock: &str, n: usize) {
-    wait_until(T, &format!("{n} connection(s) to {sock}"), || {
-        conn_count(sock) >= n
-    });
+    // Reading /proc/net/unix costs kernel time proportional to every UNIX
+    // socket of the host: poll it gently.
+    let deadline = Instant::now() + T;
+    loop {
+        let now = conn_count(sock);
+        if now >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {T:?} waiting for {n} connection(s) to {sock} (seen: {now})"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Pids of the processes holding the listening socket bound to `sock`.
