@@ -525,7 +525,7 @@ fn the_command_does_not_inherit_the_daemon_connection() {
         "--",
         "sh",
         "-c",
-        "for f in /proc/$$/fd/*; do readlink $f; done",
+        "for f in /proc/$$/fd/*; do readlink $f || true; done",
     ]);
     out.expect_code(0);
     assert!(
