@@ -541,7 +541,15 @@ fn idle_lifespan_keeps_the_resource() {
     env.start_daemon();
     env.flom(&["-r", "idle", "-i", "2000", "--", "true"])
         .expect_code(0);
+    let created = Instant::now();
     std::thread::sleep(Duration::from_millis(500)); // the idle time is the point
+    env.flom(&["-r", "idle", "-e", "no", "-o", "0", "--", "true"])
+        .expect_code(0)
+        .expect_stderr("");
+    // That use restarted the idle time: 3.1 s after the creation (past
+    // 2000 ms + the locker's last idle second) but 2.6 s after the last use
+    // the resource is still there.
+    std::thread::sleep(Duration::from_millis(3100).saturating_sub(created.elapsed()));
     env.flom(&["-r", "idle", "-e", "no", "-o", "0", "--", "true"])
         .expect_code(0)
         .expect_stderr("");

@@ -763,3 +763,21 @@ fn client_rejects_garbage_answers() {
         );
     }
 }
+
+#[test]
+fn client_queued_then_daemon_vanishes_exits_99() {
+    // Vector 02's waiter, but the daemon goes away after rc=1 (e.g. -X).
+    let Some(evs) = load("02-ex-wait.txt") else {
+        return;
+    };
+    let script = [
+        Ev::C(2, c_bytes(&evs, 2, 0)),
+        Ev::S(2, answer16(1)),
+        Ev::CloseByDaemon(2),
+        Ev::CloseByClient(2),
+    ];
+    let (out, _env) = against_fake_script("fakevanish", &script, &["--", "echo", "ran"], 4096);
+    out.expect_code(99).expect_stdout("").expect_stderr(
+        "flom_client_lock: ret_cod=-126 (ERROR: 'recv' function returned an error condition)\n",
+    );
+}
