@@ -343,3 +343,49 @@ fn missing_mode_means_null_lock() {
         drop(holder);
     });
 }
+
+fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+#[ignore = "bug: out of descriptors, accept() fails with EMFILE and the level-triggered poll loop spins at 100% CPU while a client waits in the backlog"]
+fn out_of_descriptors_the_daemon_waits_without_spinning() {
+    survives("emfile", |env| {
+        let pid = the_daemon(&env.sock);
+        let base = fd_count(pid);
+        // Lower the daemon's descriptor limit to what it has plus 3.
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let new = libc::rlimit {
+            rlim_cur: (base + 3) as libc::rlim_t,
+            rlim_max: (base + 3) as libc::rlim_t,
+        };
+        // SAFETY: prlimit on the daemon this test started (we run as its owner).
+        let r = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, &mut old) };
+        assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+        let conns: Vec<Raw> = (0..8).map(|_| Raw::connect(&env.sock)).collect();
+        wait_until(T, "the daemon to run out of descriptors", || {
+            fd_count(pid) >= base + 3
+        });
+        let before = cpu_ticks(pid);
+        std::thread::sleep(std::time::Duration::from_millis(1000)); // measuring
+        let used = cpu_ticks(pid) - before;
+        drop(conns);
+        assert!(
+            used < 20,
+            "the daemon used {used} ticks of CPU in 1 s while out of descriptors"
+        );
+    });
+}
