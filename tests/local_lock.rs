@@ -691,3 +691,83 @@ fn command_that_handles_the_forwarded_signal_sets_the_status() {
     assert_eq!(lines(&log), ["ready", "got-TERM"]);
     env.assert_free("_RESOURCE");
 }
+
+#[test]
+fn the_command_starts_with_default_signal_dispositions() {
+    // flom (a Rust program) ignores SIGPIPE itself; its command must not
+    // inherit that, nor any blocked signal.
+    let env = Env::new("sigdefault");
+    env.start_daemon();
+    let out = env.flom(&["--", "grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]);
+    out.expect_code(0);
+    let mask = |name: &str| -> u64 {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {}", out.describe()));
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    let ign = mask("SigIgn:");
+    for sig in [libc::SIGPIPE, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        assert_eq!(
+            ign & bit(sig),
+            0,
+            "signal {sig} ignored in the command: {}",
+            out.describe()
+        );
+    }
+    assert_eq!(mask("SigBlk:"), 0, "blocked signals in the command");
+}
+
+#[test]
+fn a_release_grants_every_compatible_waiter_in_queue_order() {
+    // resources.md §4: the queue is scanned head to tail at each release;
+    // each request compatible with the holders (including those granted
+    // earlier in the same scan) is granted, the others keep their place.
+    let env = Env::new("scan");
+    env.start_daemon();
+    let peer = machine_id();
+    let lock = |mode: u8| -> Raw {
+        let mut r = Raw::connect(&env.sock);
+        r.send_ok(&lock_msg(&peer, "Q", mode, true, true, 0));
+        r
+    };
+    let bye = |mut r: Raw| {
+        r.send_ok(&unlock_msg("Q", false));
+        r.shutdown_write();
+        r.expect_closed(T);
+    };
+    let (cr, cw, pr, ex) = (1, 2, 3, 5);
+    let mut holder = lock(ex);
+    assert_eq!(holder.expect_msg(T), answer16(0));
+    let mut q: Vec<Raw> = Vec::new();
+    for mode in [cr, cw, pr, ex, cr] {
+        let mut r = lock(mode);
+        assert_eq!(r.expect_msg(T), answer16(1));
+        q.push(r);
+    }
+    let (mut a, mut b, mut c, mut d, mut e) = {
+        let mut it = q.into_iter();
+        let mut n = || it.next().unwrap();
+        (n(), n(), n(), n(), n())
+    };
+    bye(holder);
+    // CR and CW go together, PR (vs CW) and EX wait, the last CR overtakes.
+    assert_eq!(a.expect_msg(T), answer24(0), "CR");
+    assert_eq!(b.expect_msg(T), answer24(0), "CW");
+    assert_eq!(e.expect_msg(T), answer24(0), "last CR");
+    assert!(c.nothing_pending(), "PR granted next to CW");
+    assert!(d.nothing_pending(), "EX granted next to CR/CW");
+    bye(b);
+    assert_eq!(c.expect_msg(T), answer24(0), "PR once CW is gone");
+    assert!(d.nothing_pending());
+    bye(a);
+    bye(e);
+    assert!(d.nothing_pending(), "EX granted next to PR");
+    bye(c);
+    assert_eq!(d.expect_msg(T), answer24(0), "EX last");
+    bye(d);
+    env.assert_free("Q");
+}
