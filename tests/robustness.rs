@@ -283,6 +283,9 @@ fn request_then_immediate_close() {
         drop(holder);
         assert_eq!(last.expect_msg(T), answer24(0));
         drop(last);
+        wait_until(T, "the daemon to see every close", || {
+            conn_count(&env.sock) == 0
+        });
     });
 }
 
@@ -341,6 +344,9 @@ fn missing_mode_means_null_lock() {
         lock_round_trip(env, &req, &answer16(0), "_RESOURCE");
         env.assert_busy("_RESOURCE");
         drop(holder);
+        wait_until(T, "the daemon to see the holder go", || {
+            conn_count(&env.sock) == 0
+        });
     });
 }
 
