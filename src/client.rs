@@ -224,6 +224,7 @@ fn receive(
     stream: &mut Stream,
     buf: &mut Vec<u8>,
     timeout_ms: i32,
+    received: &mut usize,
 ) -> Result<Option<Message>, Failure> {
     let deadline =
         (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
@@ -260,7 +261,10 @@ fn receive(
         let mut chunk = [0u8; 1024];
         match stream.read(&mut chunk) {
             Ok(0) => return Err(Failure(rc::RECV_ERROR)),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                *received += n;
+                buf.extend_from_slice(&chunk[..n]);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(Failure(rc::RECV_ERROR)),
         }
@@ -327,8 +331,9 @@ fn lock_on(
     };
     let mut buf = Vec::with_capacity(512);
     let mut first = true;
+    let mut received = 0;
     loop {
-        let msg = match receive(&mut stream, &mut buf, timeout) {
+        let msg = match receive(&mut stream, &mut buf, timeout, &mut received) {
             Ok(Some(m)) => m,
             Ok(None) => {
                 eprintln!(
@@ -338,9 +343,9 @@ fn lock_on(
                 graceful_disconnect(stream);
                 return Ok(LockResult::Refused(rc::ES_RESOURCE_BUSY));
             }
-            // A daemon that closes before answering anything may be one
+            // A daemon that closes before sending a single byte may be one
             // that was exiting: the caller may retry once.
-            Err(f) => return Err((f, first && buf.is_empty())),
+            Err(f) => return Err((f, f.0 == rc::RECV_ERROR && received == 0)),
         };
         let expected_step = if first {
             msg.step == protocol::STEP_FIRST_ANSWER
