@@ -1,0 +1,307 @@
+//! `flom-bench`: a load generator for FLoM daemons. It speaks the level-3
+//! wire protocol itself, over a UNIX socket or loopback TCP, so it drives any
+//! compatible daemon (this crate's or C FLoM 1.7.2), and prints one line of
+//! figures per scenario (or a table for `all`). See `flom-bench --help`.
+
+#[path = "flom_bench/load.rs"]
+mod load;
+#[path = "flom_bench/net.rs"]
+mod net;
+#[path = "flom_bench/opts.rs"]
+mod opts;
+#[path = "flom_bench/report.rs"]
+mod report;
+#[path = "flom_bench/scenarios.rs"]
+mod scenarios;
+#[path = "flom_bench/stats.rs"]
+mod stats;
+#[path = "flom_bench/watch.rs"]
+mod watch;
+
+use opts::{Options, Parsed, Scenario};
+use report::{fmt_f, json_str, Report};
+use scenarios::Ctx;
+use std::time::Duration;
+
+/// Prints a report as soon as it is known (text line or JSON line).
+fn emit(ctx: &Ctx, r: &Report) {
+    if ctx.o.json {
+        println!("{}", r.json());
+    } else {
+        println!("{}", r.text());
+    }
+}
+
+fn run_one(ctx: &Ctx) -> Result<Report, String> {
+    let o = &ctx.o;
+    match o.scenario {
+        Scenario::Cycle => scenarios::cycle(ctx, o.clients.unwrap_or(1), o.time, o.count),
+        Scenario::Floor => scenarios::floor(ctx, o.clients.unwrap_or(1), o.time, o.count),
+        Scenario::Contend => scenarios::contend(ctx, o.clients.unwrap_or(64), o.time, o.count),
+        Scenario::Hold => scenarios::hold(ctx, o.count.unwrap_or(1000)),
+        Scenario::Idle => scenarios::idle(
+            ctx,
+            o.count.unwrap_or(10_000),
+            o.idle_lifespan_ms.unwrap_or(600_000),
+            o.clients.unwrap_or(1),
+        ),
+        Scenario::Queue => scenarios::queue(ctx, o.count.unwrap_or(1000)),
+        Scenario::Cli => scenarios::cli(ctx, o.count.unwrap_or(200)),
+        Scenario::All => unreachable!("all is run by run_all"),
+    }
+}
+
+/// One checked target of the issue: a measured figure against its goal.
+struct Check {
+    what: &'static str,
+    value: f64,
+    goal: &'static str,
+    ok: bool,
+}
+
+fn find<'a>(rs: &'a [Report], scenario: &str, params_start: &str) -> Option<&'a Report> {
+    rs.iter()
+        .find(|r| r.scenario == scenario && r.params.starts_with(params_start) && r.errors == 0)
+}
+
+fn checks(rs: &[Report]) -> Vec<Check> {
+    let mut v = Vec::new();
+    if let (Some(c), Some(f)) = (find(rs, "cycle", "c=1 "), find(rs, "floor", "c=1 ")) {
+        let x = stats::ratio(f.ops_per_s(), c.ops_per_s());
+        v.push(Check {
+            what: "cycle c=1 time / floor c=1 time",
+            value: x,
+            goal: "<= 1.5",
+            ok: x <= 1.5,
+        });
+    }
+    if let Some(c) = find(rs, "contend", "c=64 ") {
+        let x = c.get_f("spread").unwrap_or(f64::NAN);
+        v.push(Check {
+            what: "contend c=64 max/min grants",
+            value: x,
+            goal: "<= 2",
+            ok: x <= 2.0,
+        });
+    }
+    if let Some(h) = find(rs, "hold", "") {
+        if let Some(b) = h.get_f("rss_per_res_b") {
+            v.push(Check {
+                what: "hold RSS bytes per held resource",
+                value: b,
+                goal: "< 1024",
+                ok: b < 1024.0,
+            });
+        }
+        if let Some(p) = &h.proc {
+            let t = p.threads as f64;
+            v.push(Check {
+                what: "hold daemon threads",
+                value: t,
+                goal: "1",
+                ok: p.threads == 1,
+            });
+        }
+        if let Some(x) = h.get_f("probe_slowdown") {
+            v.push(Check {
+                what: "cycle during hold / idle cycle (time)",
+                value: x,
+                goal: "<= 1.2",
+                ok: x <= 1.2,
+            });
+        }
+    }
+    if let Some(i) = find(rs, "idle", "") {
+        if let Some(b) = i.get_f("rss_per_res_b") {
+            v.push(Check {
+                what: "idle RSS bytes per resource",
+                value: b,
+                goal: "< 512",
+                ok: b < 512.0,
+            });
+        }
+        if let Some(x) = i.get_f("expiry_p99_ratio") {
+            v.push(Check {
+                what: "cycle p99 during expiry / idle p99",
+                value: x,
+                goal: "<= 2",
+                ok: x <= 2.0,
+            });
+        }
+    }
+    let q: Vec<&Report> = rs
+        .iter()
+        .filter(|r| r.scenario == "queue" && r.errors == 0)
+        .collect();
+    if let (Some(a), Some(b)) = (q.first(), q.get(1)) {
+        if let (Some(x), Some(y)) = (a.get_f("per_waiter_us"), b.get_f("per_waiter_us")) {
+            let x = stats::ratio(y, x);
+            v.push(Check {
+                what: "queue per-waiter time, large / small",
+                value: x,
+                goal: "~1 (linear)",
+                ok: x <= 1.5,
+            });
+        }
+    }
+    if let Some(c) = find(rs, "cli", "") {
+        let x = c.get_f("flom_vs_flock").unwrap_or(f64::NAN);
+        v.push(Check {
+            what: "cli flom / flock (mean time)",
+            value: x,
+            goal: "<= 1.3",
+            ok: x <= 1.3,
+        });
+    }
+    v
+}
+
+/// `all`: a short default set, then a table and the targets of the issue.
+fn run_all(ctx: &mut Ctx) -> bool {
+    let t = ctx.o.time.unwrap_or(2.0);
+    let base = ctx.o.clone();
+    let nofile = ctx.nofile;
+    let big_queue = 10_000u64.min(net::max_connections(nofile));
+    let lifespan = base.idle_lifespan_ms.unwrap_or(60_000);
+    type Step = Box<dyn Fn(&Ctx) -> Result<Report, String>>;
+    let mut steps: Vec<(String, Step)> = vec![
+        (
+            "floor c=1".into(),
+            Box::new(move |c: &Ctx| scenarios::floor(c, 1, Some(t), None)),
+        ),
+        (
+            "cycle c=1".into(),
+            Box::new(move |c: &Ctx| scenarios::cycle(c, 1, Some(t), None)),
+        ),
+        (
+            "floor c=4".into(),
+            Box::new(move |c: &Ctx| scenarios::floor(c, 4, Some(t), None)),
+        ),
+        (
+            "cycle c=4".into(),
+            Box::new(move |c: &Ctx| scenarios::cycle(c, 4, Some(t), None)),
+        ),
+        (
+            "cycle c=64".into(),
+            Box::new(move |c: &Ctx| scenarios::cycle(c, 64, Some(t), None)),
+        ),
+        (
+            "contend c=64".into(),
+            Box::new(move |c: &Ctx| scenarios::contend(c, 64, Some(t), None)),
+        ),
+        (
+            "queue n=1000".into(),
+            Box::new(|c: &Ctx| scenarios::queue(c, 1000)),
+        ),
+        (
+            format!("queue n={big_queue}"),
+            Box::new(move |c: &Ctx| scenarios::queue(c, big_queue)),
+        ),
+        (
+            "hold n=1000".into(),
+            Box::new(|c: &Ctx| scenarios::hold(c, 1000)),
+        ),
+        (
+            format!("idle n=10000 i={lifespan}"),
+            Box::new(move |c: &Ctx| scenarios::idle(c, 10_000, lifespan, 2)),
+        ),
+    ];
+    if base.flom.is_some() {
+        steps.push((
+            "cli n=100".into(),
+            Box::new(|c: &Ctx| scenarios::cli(c, 100)),
+        ));
+    }
+    let mut reports = Vec::new();
+    let mut ok = true;
+    for (label, step) in &steps {
+        if !ctx.o.json {
+            eprintln!("flom-bench: running {label}...");
+        }
+        match step(ctx) {
+            Ok(r) => {
+                ok &= r.errors == 0;
+                if ctx.o.json {
+                    emit(ctx, &r);
+                }
+                reports.push(r);
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("flom-bench: {label}: {e}");
+            }
+        }
+    }
+    let cs = checks(&reports);
+    if ctx.o.json {
+        for c in &cs {
+            println!(
+                "{{\"scenario\":\"target\",\"what\":{},\"value\":{},\"goal\":{},\"ok\":{}}}",
+                json_str(c.what),
+                if c.value.is_finite() {
+                    format!("{:.3}", c.value)
+                } else {
+                    "null".into()
+                },
+                json_str(c.goal),
+                c.ok
+            );
+        }
+    } else {
+        print!("{}", report::table(&reports));
+        println!();
+        for c in &cs {
+            println!(
+                "target  {:<40} {:>10}  goal {:<12} {}",
+                c.what,
+                fmt_f(c.value),
+                c.goal,
+                if c.ok { "ok" } else { "MISSED" }
+            );
+        }
+    }
+    ok
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let default_prefix = format!("fb{}", std::process::id());
+    let o: Options = match opts::parse(&args, &default_prefix) {
+        Ok(Parsed::Help) => {
+            print!("{}", opts::USAGE);
+            return;
+        }
+        Ok(Parsed::Run(o)) => o,
+        Err(e) => {
+            eprintln!("flom-bench: {e}\n\n{}", opts::USAGE);
+            std::process::exit(2);
+        }
+    };
+    watch::start(
+        Duration::from_millis(o.io_timeout_ms),
+        Duration::from_secs_f64(o.max_time),
+    );
+    let nofile = net::raise_nofile();
+    let mut ctx = Ctx {
+        o,
+        peerid: net::peer_id(),
+        nofile,
+    };
+    watch::arm(true);
+    let ok = if ctx.o.scenario == Scenario::All {
+        run_all(&mut ctx)
+    } else {
+        match run_one(&ctx) {
+            Ok(r) => {
+                emit(&ctx, &r);
+                r.errors == 0
+            }
+            Err(e) => {
+                eprintln!("flom-bench: {}: {e}", ctx.o.scenario.name());
+                false
+            }
+        }
+    };
+    watch::arm(false);
+    std::process::exit(if ok { 0 } else { 1 });
+}
