@@ -157,80 +157,71 @@ fn checks(rs: &[Report]) -> Vec<Check> {
 }
 
 /// `all`: a short default set, then a table and the targets of the issue.
-fn run_all(ctx: &mut Ctx) -> bool {
+fn run_all(ctx: &Ctx) -> bool {
     let t = ctx.o.time.unwrap_or(2.0);
-    let base = ctx.o.clone();
-    let nofile = ctx.nofile;
-    let big_queue = 10_000u64.min(net::max_connections(nofile));
-    let lifespan = base.idle_lifespan_ms.unwrap_or(60_000);
-    type Step = Box<dyn Fn(&Ctx) -> Result<Report, String>>;
-    let mut steps: Vec<(String, Step)> = vec![
-        (
-            "floor c=1".into(),
-            Box::new(move |c: &Ctx| scenarios::floor(c, 1, Some(t), None)),
-        ),
-        (
-            "cycle c=1".into(),
-            Box::new(move |c: &Ctx| scenarios::cycle(c, 1, Some(t), None)),
-        ),
-        (
-            "floor c=4".into(),
-            Box::new(move |c: &Ctx| scenarios::floor(c, 4, Some(t), None)),
-        ),
-        (
-            "cycle c=4".into(),
-            Box::new(move |c: &Ctx| scenarios::cycle(c, 4, Some(t), None)),
-        ),
-        (
-            "cycle c=64".into(),
-            Box::new(move |c: &Ctx| scenarios::cycle(c, 64, Some(t), None)),
-        ),
-        (
-            "contend c=64".into(),
-            Box::new(move |c: &Ctx| scenarios::contend(c, 64, Some(t), None)),
-        ),
-        (
-            "queue n=1000".into(),
-            Box::new(|c: &Ctx| scenarios::queue(c, 1000)),
-        ),
-        (
-            format!("queue n={big_queue}"),
-            Box::new(move |c: &Ctx| scenarios::queue(c, big_queue)),
-        ),
-        (
-            "hold n=1000".into(),
-            Box::new(|c: &Ctx| scenarios::hold(c, 1000)),
-        ),
-        (
-            format!("idle n=10000 i={lifespan}"),
-            Box::new(move |c: &Ctx| scenarios::idle(c, 10_000, lifespan, 2)),
-        ),
-    ];
-    if base.flom.is_some() {
-        steps.push((
-            "cli n=100".into(),
-            Box::new(|c: &Ctx| scenarios::cli(c, 100)),
-        ));
-    }
-    let mut reports = Vec::new();
+    let lifespan = ctx.o.idle_lifespan_ms.unwrap_or(60_000);
+    let baseline = net::proc_status(ctx.o.daemon_pid);
+    let mut reports: Vec<Report> = Vec::new();
     let mut ok = true;
-    for (label, step) in &steps {
+    let mut step = |label: String, f: &dyn Fn() -> Result<Report, String>| -> Option<f64> {
+        // Let the daemon get rid of what the previous scenario left (C FLoM's
+        // locker threads) before measuring the next one.
+        scenarios::settle(ctx, baseline);
         if !ctx.o.json {
             eprintln!("flom-bench: running {label}...");
         }
-        match step(ctx) {
+        match f() {
             Ok(r) => {
                 ok &= r.errors == 0;
                 if ctx.o.json {
                     emit(ctx, &r);
                 }
+                let per_waiter = r.get_f("per_waiter_us");
                 reports.push(r);
+                per_waiter
             }
             Err(e) => {
                 ok = false;
                 eprintln!("flom-bench: {label}: {e}");
+                None
             }
         }
+    };
+    step("floor c=1".into(), &|| {
+        scenarios::floor(ctx, 1, Some(t), None)
+    });
+    step("cycle c=1".into(), &|| {
+        scenarios::cycle(ctx, 1, Some(t), None)
+    });
+    step("floor c=4".into(), &|| {
+        scenarios::floor(ctx, 4, Some(t), None)
+    });
+    step("cycle c=4".into(), &|| {
+        scenarios::cycle(ctx, 4, Some(t), None)
+    });
+    step("cycle c=64".into(), &|| {
+        scenarios::cycle(ctx, 64, Some(t), None)
+    });
+    step("contend c=64".into(), &|| {
+        scenarios::contend(ctx, 64, Some(t), None)
+    });
+    let small = step("queue n=1000".into(), &|| scenarios::queue(ctx, 1000));
+    // The large queue shows whether the chain is linear in N; a daemon that
+    // is quadratic (C FLoM) would take minutes at 10,000, so it gets a size
+    // that a quadratic daemon finishes in about a minute.
+    let mut big = 10_000u64.min(net::max_connections(ctx.nofile));
+    if let Some(us) = small {
+        while big > 2000 && us * 1e-6 * (big as f64 / 1000.0) * big as f64 > 60.0 {
+            big /= 2;
+        }
+    }
+    step(format!("queue n={big}"), &|| scenarios::queue(ctx, big));
+    step("hold n=1000".into(), &|| scenarios::hold(ctx, 1000));
+    step(format!("idle n=10000 i={lifespan}"), &|| {
+        scenarios::idle(ctx, 10_000, lifespan, 2)
+    });
+    if ctx.o.flom.is_some() {
+        step("cli n=100".into(), &|| scenarios::cli(ctx, 100));
     }
     let cs = checks(&reports);
     if ctx.o.json {
@@ -282,14 +273,14 @@ fn main() {
         Duration::from_secs_f64(o.max_time),
     );
     let nofile = net::raise_nofile();
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         o,
         peerid: net::peer_id(),
         nofile,
     };
     watch::arm(true);
     let ok = if ctx.o.scenario == Scenario::All {
-        run_all(&mut ctx)
+        run_all(&ctx)
     } else {
         match run_one(&ctx) {
             Ok(r) => {

@@ -66,7 +66,7 @@ fn from_load(scenario: &str, params: String, mut l: LoadResult) -> Report {
     let mut r = Report::new(scenario, params);
     r.ops = l.ops;
     r.secs = l.secs;
-    r.lat = Some(Summary::of(&mut l.lat));
+    r.lat = (!l.lat.is_empty()).then(|| Summary::of(&mut l.lat));
     r.proc = l.max_proc;
     r.errors = l.errors;
     if l.queued > 0 {
@@ -188,6 +188,22 @@ fn probe(ctx: &Ctx, secs: f64) -> Result<Option<(f64, Summary, u64)>, String> {
     Ok(Some((ops, Summary::of(&mut l.lat), l.ops)))
 }
 
+/// Waits (at most 10 s) until the daemon is back to the thread count of
+/// `baseline`, e.g. until the C daemon's locker threads of a finished scenario
+/// have gone. Returns how long it took, `None` without a daemon pid.
+pub fn settle(ctx: &Ctx, baseline: Option<ProcStat>) -> Option<f64> {
+    let want = baseline?.threads;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        match ctx.stat() {
+            Some(p) if p.threads > want => std::thread::sleep(Duration::from_millis(20)),
+            _ => break,
+        }
+        watch::tick();
+    }
+    Some(t.elapsed().as_secs_f64())
+}
+
 fn rss_delta_bytes(before: Option<ProcStat>, after: Option<ProcStat>, n: u64) -> Option<f64> {
     let (b, a) = (before?, after?);
     Some((a.rss_kib as f64 - b.rss_kib as f64) * 1024.0 / n.max(1) as f64)
@@ -238,6 +254,7 @@ pub fn hold(ctx: &Ctx, n: u64) -> Result<Report, String> {
         watch::tick();
     }
     let release = t1.elapsed().as_secs_f64();
+    let settle = settle(ctx, idle);
     let after = ctx.stat();
     r.ops = n;
     r.secs = acquire;
@@ -253,6 +270,9 @@ pub fn hold(ctx: &Ctx, n: u64) -> Result<Report, String> {
         r.push("rss_after_kib", Val::I(a.rss_kib as i64));
     }
     r.push("release_s", Val::F(release));
+    if let Some(d) = settle {
+        r.push("settle_s", Val::F(d));
+    }
     if let (Some((io, is, _)), Some((ho, hs, _))) = (probe_idle, probe_hold) {
         r.push("probe_idle_ops_s", Val::F(io));
         r.push("probe_idle_p99_us", Val::F(is.p99_us));
@@ -410,6 +430,7 @@ impl Epoll {
 
 /// `queue`: one holder and N-1 waiters on one resource; release, then each
 /// waiter unlocks as soon as it is granted, until the chain has run through.
+/// The latencies are the handoff times: from one unlock to the next grant.
 pub fn queue(ctx: &Ctx, n: u64) -> Result<Report, String> {
     let target = ctx.target()?.clone();
     let mut r = Report::new("queue", String::new());
@@ -462,6 +483,7 @@ pub fn queue(ctx: &Ctx, n: u64) -> Result<Report, String> {
     let timeout = ctx.o.io_timeout_ms.min(i32::MAX as u64) as i32;
     let t_rel = Instant::now();
     let mut t_last = t_rel;
+    let mut first_grant = None;
     holder
         .write_all(&unlock)
         .and_then(|_| holder.shutdown_write())
@@ -498,8 +520,11 @@ pub fn queue(ctx: &Ctx, n: u64) -> Result<Report, String> {
                         {
                             1 => {}
                             0 if !granted[i] => {
+                                // The handoff time: since the previous waiter's unlock
+                                // (since the release for the first one).
                                 let now = Instant::now();
-                                lat.push((now - t_rel).as_nanos() as u64);
+                                lat.push((now - t_last).as_nanos() as u64);
+                                first_grant.get_or_insert(now - t_rel);
                                 granted[i] = true;
                                 n_granted += 1;
                                 s.write_all(&unlock)
@@ -525,6 +550,10 @@ pub fn queue(ctx: &Ctx, n: u64) -> Result<Report, String> {
     r.push("waiters", Val::I(waiters as i64));
     r.push("setup_s", Val::F(setup));
     r.push("per_waiter_us", Val::F(chain * 1e6 / waiters as f64));
+    r.push(
+        "first_grant_us",
+        Val::F(first_grant.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)),
+    );
     r.push("all_closed_s", Val::F(closed));
     Ok(r)
 }
