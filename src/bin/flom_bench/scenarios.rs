@@ -322,6 +322,7 @@ pub fn idle(ctx: &Ctx, n: u64, lifespan_ms: u64, clients: usize) -> Result<Repor
     let (first, last) = (l.first_done, l.last_done);
     let mut r = from_load("idle", format!("n={n} i={lifespan_ms}"), l);
     if r.errors > 0 {
+        r.proc = ctx.stat();
         return Ok(r);
     }
     let last_name = ctx.name(&format!("i{}", n - 1));
