@@ -188,13 +188,13 @@ fn probe(ctx: &Ctx, secs: f64) -> Result<Option<(f64, Summary, u64)>, String> {
     Ok(Some((ops, Summary::of(&mut l.lat), l.ops)))
 }
 
-/// Waits (at most 10 s) until the daemon is back to the thread count of
+/// Waits (at most 3 s) until the daemon is back to the thread count of
 /// `baseline`, e.g. until the C daemon's locker threads of a finished scenario
 /// have gone. Returns how long it took, `None` without a daemon pid.
 pub fn settle(ctx: &Ctx, baseline: Option<ProcStat>) -> Option<f64> {
     let want = baseline?.threads;
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10) {
+    while t.elapsed() < Duration::from_secs(3) {
         match ctx.stat() {
             Some(p) if p.threads > want => std::thread::sleep(Duration::from_millis(20)),
             _ => break,
