@@ -67,6 +67,15 @@ fn find<'a>(rs: &'a [Report], scenario: &str, params_start: &str) -> Option<&'a 
 fn checks(rs: &[Report]) -> Vec<Check> {
     let mut v = Vec::new();
     if let (Some(c), Some(f)) = (find(rs, "cycle", "c=1 "), find(rs, "floor", "c=1 ")) {
+        if let (Some(cl), Some(fl)) = (&c.lat, &f.lat) {
+            let x = stats::ratio(cl.p50_us, fl.p50_us);
+            v.push(Check {
+                what: "cycle c=1 p50 / floor c=1 p50",
+                value: x,
+                goal: "<= 1.5",
+                ok: x <= 1.5,
+            });
+        }
         let x = stats::ratio(f.ops_per_s(), c.ops_per_s());
         v.push(Check {
             what: "cycle c=1 time / floor c=1 time",
@@ -267,7 +276,7 @@ fn main() {
             print!("{}", opts::USAGE);
             return;
         }
-        Ok(Parsed::Run(o)) => o,
+        Ok(Parsed::Run(o)) => *o,
         Err(e) => {
             eprintln!("flom-bench: {e}\n\n{}", opts::USAGE);
             std::process::exit(2);

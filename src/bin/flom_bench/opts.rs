@@ -94,7 +94,7 @@ pub struct Options {
 
 pub enum Parsed {
     Help,
-    Run(Options),
+    Run(Box<Options>),
 }
 
 pub const USAGE: &str = "\
@@ -253,7 +253,7 @@ pub fn parse(args: &[String], default_prefix: &str) -> Result<Parsed, String> {
     if scenario == Scenario::Cli && flom.is_none() {
         return Err("cli needs --flom PATH".into());
     }
-    Ok(Parsed::Run(Options {
+    Ok(Parsed::Run(Box::new(Options {
         scenario,
         target,
         clients,
@@ -270,7 +270,7 @@ pub fn parse(args: &[String], default_prefix: &str) -> Result<Parsed, String> {
         expiry: m.opt_present("expiry"),
         io_timeout_ms,
         max_time,
-    }))
+    })))
 }
 
 #[cfg(test)]
@@ -280,7 +280,7 @@ mod tests {
     fn p(args: &[&str]) -> Result<Options, String> {
         let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         match parse(&v, "fb1")? {
-            Parsed::Run(o) => Ok(o),
+            Parsed::Run(o) => Ok(*o),
             Parsed::Help => Err("help".into()),
         }
     }
