@@ -310,3 +310,57 @@ fn main() {
     watch::arm(false);
     std::process::exit(if ok { 0 } else { 1 });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use report::Val;
+    use stats::Summary;
+
+    fn rep(scenario: &str, params: &str, ops: u64, p50: f64) -> Report {
+        let mut r = Report::new(scenario, params.into());
+        r.ops = ops;
+        r.secs = 1.0;
+        r.lat = Some(Summary {
+            n: ops as usize,
+            mean_us: p50,
+            p50_us: p50,
+            p99_us: p50 * 2.0,
+            max_us: p50 * 3.0,
+        });
+        r
+    }
+
+    #[test]
+    fn targets_from_reports() {
+        let mut contend = rep("contend", "c=64 t=2s", 100, 10.0);
+        contend.push("spread", Val::F(3.0));
+        let mut q1 = rep("queue", "n=1000", 999, 1.0);
+        q1.push("per_waiter_us", Val::F(10.0));
+        let mut q2 = rep("queue", "n=10000", 9999, 1.0);
+        q2.push("per_waiter_us", Val::F(11.0));
+        let rs = vec![
+            rep("floor", "c=1 t=2s", 1000, 50.0),
+            rep("cycle", "c=1 t=2s", 800, 60.0),
+            contend,
+            q1,
+            q2,
+        ];
+        let cs = checks(&rs);
+        let get = |w: &str| cs.iter().find(|c| c.what.starts_with(w)).unwrap();
+        assert!((get("cycle c=1 p50").value - 1.2).abs() < 1e-9 && get("cycle c=1 p50").ok);
+        assert!((get("cycle c=1 time").value - 1.25).abs() < 1e-9);
+        assert!(!get("contend").ok);
+        assert!((get("queue").value - 1.1).abs() < 1e-9 && get("queue").ok);
+        assert!(cs
+            .iter()
+            .all(|c| !c.what.starts_with("hold") && !c.what.starts_with("cli")));
+    }
+
+    #[test]
+    fn failed_runs_are_not_checked() {
+        let mut c = rep("cycle", "c=1 t=2s", 10, 60.0);
+        c.errors = 1;
+        assert!(checks(&[rep("floor", "c=1 t=2s", 1000, 50.0), c]).is_empty());
+    }
+}
