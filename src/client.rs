@@ -22,7 +22,7 @@ const DISCONNECT_WAIT_MS: i32 = 5000;
 const MANAGEMENT_WAIT_MS: i32 = 1000;
 
 /// A failure with a FLoM return code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure(pub i32);
 
 /// Why connecting failed: a return code (reported as `ret_cod=`), or a
@@ -163,8 +163,10 @@ fn discover_and_connect(
             if config.verbose {
                 println!("sending UDP multicast datagram to {shown} ('{query}')");
             }
-            if sock.send_to(query.as_bytes(), group).is_err() {
-                break;
+            if let Err(e) = sock.send_to(query.as_bytes(), group) {
+                return Err(ConnectError::Message(format!(
+                    "flom: cannot send the discovery datagram to {shown}: {e} (is there a multicast route?)"
+                )));
             }
             let mut buf = [0u8; 1024];
             let deadline = Instant::now() + timeout;

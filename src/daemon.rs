@@ -274,6 +274,8 @@ pub struct Daemon {
     idle_since: Option<Instant>,
     next_uid: u64,
     stop: Option<Stop>,
+    /// Listeners unwatched because the process ran out of descriptors.
+    accept_paused: bool,
     to_close: Vec<usize>,
     out: String,
     grants: Vec<Grant>,
@@ -314,6 +316,7 @@ impl Daemon {
             idle_since: Some(Instant::now()),
             next_uid: 1,
             stop: None,
+            accept_paused: false,
             to_close: Vec::new(),
             out: String::with_capacity(256),
             grants: Vec::new(),
@@ -361,10 +364,21 @@ impl Daemon {
                 vec![SocketAddr::new(wildcard, 0)]
             }
         };
+        // EADDRINUSE: another daemon won the start race (the client retries);
+        // an address that is not this host's is an error at once.
+        let mut bind_rc = rc::BIND_ERROR;
         let listener = candidates
             .iter()
-            .find_map(|a| TcpListener::bind(a).ok())
-            .ok_or(rc::BIND_ERROR)?;
+            .find_map(|a| match TcpListener::bind(a) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    if e.raw_os_error() != Some(libc::EADDRINUSE) {
+                        bind_rc = rc::INVALID_IP_ADDRESS;
+                    }
+                    None
+                }
+            })
+            .ok_or(bind_rc)?;
         listener.set_nonblocking(true).map_err(|_| rc::BIND_ERROR)?;
         let port = listener.local_addr().map_err(|_| rc::BIND_ERROR)?.port();
         let address = match &config.unicast_address {
@@ -432,7 +446,7 @@ impl Daemon {
             .truncate(false)
             .mode(0o666)
             .open(&lock_path)
-            .map_err(|_| rc::FLOCK_ERROR)?;
+            .map_err(|_| rc::OPEN_ERROR)?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return Err(rc::FLOCK_ERROR);
@@ -571,8 +585,10 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if errno_is(&e, libc::EMFILE) || errno_is(&e, libc::ENFILE) => {
-                    // Out of descriptors: leave the client in the backlog;
-                    // a release will free one.
+                    // Out of descriptors: stop watching the listeners (a
+                    // level-triggered poll would spin) and leave the clients
+                    // in the backlog until a connection closes.
+                    self.pause_accepting(true);
                     return;
                 }
                 Err(_) => return,
@@ -1011,11 +1027,23 @@ impl Daemon {
         }
     }
 
+    fn pause_accepting(&mut self, pause: bool) {
+        if self.accept_paused == pause {
+            return;
+        }
+        self.accept_paused = pause;
+        let events = if pause { 0 } else { READABLE };
+        for i in 0..self.listeners.len() {
+            self.poller.set_events(TOKEN_LISTENER_BASE + i, events);
+        }
+    }
+
     fn close_conn(&mut self, id: usize) {
         let Some(conn) = self.conns.remove(id) else {
             return;
         };
         self.poller.deregister(TOKEN_CONN_BASE + id);
+        self.pause_accepting(false);
         match conn.state {
             ConnState::InLocker(l) => {
                 let now = Instant::now();

@@ -331,7 +331,6 @@ fn first_clients_racing_start_exactly_one_daemon() {
 }
 
 #[test]
-#[ignore = "bug: a daemon that cannot create <socket>.lock reports FLOCK_ERROR, so the client re-spawns daemons for 3 s (~56 attempts) before failing with -2"]
 fn unusable_socket_directory_fails_at_once() {
     // C: the new daemon reports its start-up error on the pipe and the
     // client fails with it at once (no retry: only a lost flock race is

@@ -756,7 +756,6 @@ fn keepalive_releases_vanished_holder(net: &Net, on_a: &[&str], on_b: &[&str], p
 }
 
 #[test]
-#[ignore = "needs full CLI (--tcp-keepalive-* options)"]
 fn keepalive_releases_lock_of_vanished_ipv4_host() {
     let Some(net) = Net::new("keepalive_releases_lock_of_vanished_ipv4_host", "kav4") else {
         return;
@@ -766,7 +765,6 @@ fn keepalive_releases_lock_of_vanished_ipv4_host() {
 }
 
 #[test]
-#[ignore = "needs full CLI (--tcp-keepalive-* options)"]
 fn keepalive_releases_lock_of_vanished_ipv6_host() {
     let test = "keepalive_releases_lock_of_vanished_ipv6_host";
     let Some(net) = Net::new(test, "kav6") else {

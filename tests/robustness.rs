@@ -364,7 +364,6 @@ fn cpu_ticks(pid: i32) -> u64 {
 }
 
 #[test]
-#[ignore = "bug: out of descriptors, accept() fails with EMFILE and the level-triggered poll loop spins at 100% CPU while a client waits in the backlog"]
 fn out_of_descriptors_the_daemon_waits_without_spinning() {
     survives("emfile", |env| {
         let pid = the_daemon(&env.sock);

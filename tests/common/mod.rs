@@ -507,7 +507,7 @@ impl Env {
     /// Asserts the resource is free right now (`-o 0` gets it).
     #[track_caller]
     pub fn assert_free(&self, resource: &str) {
-        self.flom(&["-r", resource, "-o", "0", "--", "true"])
+        self.flom(&with_resource(resource, &["-o", "0", "--", "true"]))
             .expect_code(0)
             .expect_stderr("");
     }
@@ -515,7 +515,7 @@ impl Env {
     /// Asserts the resource is held right now (`-o 0` is refused).
     #[track_caller]
     pub fn assert_busy(&self, resource: &str) {
-        self.flom(&["-r", resource, "-o", "0", "--", "true"])
+        self.flom(&with_resource(resource, &["-o", "0", "--", "true"]))
             .expect_code(98)
             .expect_stderr("Resource already locked, the lock cannot be obtained\n");
     }
@@ -789,4 +789,15 @@ pub fn poll_readable(fd: i32, timeout: Duration) -> bool {
     // SAFETY: poll on one descriptor we own.
     let r = unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) };
     r > 0
+}
+
+/// `-r NAME` followed by `rest`; the default resource `_RESOURCE` cannot be
+/// named on the command line, so it is just left out.
+pub fn with_resource<'a>(resource: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = Vec::new();
+    if resource != "_RESOURCE" {
+        v.extend(["-r", resource]);
+    }
+    v.extend_from_slice(rest);
+    v
 }
