@@ -109,8 +109,12 @@ pub struct Out {
 }
 
 impl Out {
+    /// Stdout lines other than the `-V` configuration dump (`[Group]/Key=…`).
     pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
+        self.stdout
+            .lines()
+            .filter(|l| !(l.starts_with('[') && l.contains("]/")))
+            .collect()
     }
 
     /// Panics (with everything) unless the exit status is `code`.
