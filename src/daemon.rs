@@ -196,7 +196,6 @@ enum ConnState {
 struct Conn {
     stream: Stream,
     uid: u64,
-    peer_name: String,
     rbuf: Vec<u8>,
     scanned: usize,
     wbuf: Vec<u8>,
@@ -602,11 +601,9 @@ impl Daemon {
             let uid = self.next_uid;
             self.next_uid += 1;
             let fd = stream.as_raw_fd();
-            let peer_name = stream.peer_name();
             let id = self.conns.insert(Conn {
                 stream,
                 uid,
-                peer_name,
                 rbuf: Vec::new(),
                 scanned: 0,
                 wbuf: Vec::new(),
@@ -618,55 +615,69 @@ impl Daemon {
         }
     }
 
+    /// Reads what the client sent and handles every complete message. Reads
+    /// a few times while data keeps coming, so an unlock and the client's
+    /// half-close that follows it are handled in one wake-up.
     fn on_readable(&mut self, id: usize) {
+        for _ in 0..4 {
+            if !self.read_once(id) || self.to_close.contains(&id) {
+                return;
+            }
+        }
+    }
+
+    /// One read and the messages it completes; false when nothing more can
+    /// be read now (would block, EOF, error).
+    fn read_once(&mut self, id: usize) -> bool {
         let mut buf = [0u8; 2048];
         let Some(conn) = self.conns.get_mut(id) else {
-            return;
+            return false;
         };
         let n = match conn.stream.read(&mut buf) {
             Ok(0) => {
                 self.to_close.push(id);
-                return;
+                return false;
             }
             Ok(n) => n,
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
-            {
-                return
-            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(_) => {
                 self.to_close.push(id);
-                return;
+                return false;
             }
         };
         conn.rbuf.extend_from_slice(&buf[..n]);
         loop {
             let Some(conn) = self.conns.get_mut(id) else {
-                return;
+                return false;
             };
             match protocol::find_message_end(&conn.rbuf, conn.scanned) {
                 Some(end) => {
                     let parsed = protocol::parse_message(&conn.rbuf[..end]);
                     conn.rbuf.drain(..end);
+                    if conn.rbuf.is_empty() {
+                        // A connection may be held for hours: keep no buffer.
+                        conn.rbuf = Vec::new();
+                    }
                     conn.scanned = 0;
                     match parsed {
                         Ok(msg) => self.on_message(id, msg),
                         Err(ParseError::LevelMismatch) | Err(ParseError::Invalid) => {
                             self.to_close.push(id);
-                            return;
+                            return false;
                         }
                     }
                     if self.to_close.contains(&id) {
-                        return;
+                        return false;
                     }
                 }
                 None => {
                     conn.scanned = conn.rbuf.len();
                     if conn.rbuf.len() > protocol::DAEMON_MAX_MESSAGE {
                         self.to_close.push(id);
+                        return false;
                     }
-                    return;
+                    return true;
                 }
             }
         }
@@ -782,7 +793,7 @@ impl Daemon {
             conn.state = ConnState::Incubated { key, req };
             if let Some(s) = &self.status {
                 s.table()
-                    .incubated(conn.uid, &conn.peer_name, &r.name, kind);
+                    .incubated(conn.uid, &conn.stream.peer_name(), &r.name, kind);
             }
             self.incubator.push(id);
         }
@@ -821,7 +832,7 @@ impl Daemon {
             s.table().conn_locked(
                 entry.uid,
                 conn.uid,
-                &conn.peer_name,
+                &conn.stream.peer_name(),
                 mode,
                 quantity,
                 &outcome,
@@ -979,10 +990,28 @@ impl Daemon {
         protocol::encode_lock_answer(&mut out, step, &self.peerid, code, element);
         if let Some(conn) = self.conns.get_mut(id) {
             conn.last_step = step;
-            conn.wbuf.extend_from_slice(out.as_bytes());
+            // Write at once; only what the socket does not take is kept.
+            let mut sent = 0;
+            if conn.wbuf.is_empty() {
+                while sent < out.len() {
+                    match conn.stream.write(&out.as_bytes()[sent..]) {
+                        Ok(n) => sent += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            self.to_close.push(id);
+                            sent = out.len();
+                        }
+                    }
+                }
+            }
+            if sent < out.len() {
+                conn.wbuf.extend_from_slice(&out.as_bytes()[sent..]);
+                self.poller
+                    .set_events(TOKEN_CONN_BASE + id, READABLE | WRITABLE);
+            }
         }
         self.out = out;
-        self.flush(id);
     }
 
     fn flush(&mut self, id: usize) {
@@ -1004,13 +1033,9 @@ impl Daemon {
                 }
             }
         }
-        if had_pending {
-            let events = if conn.wbuf.is_empty() {
-                READABLE
-            } else {
-                READABLE | WRITABLE
-            };
-            self.poller.set_events(TOKEN_CONN_BASE + id, events);
+        if had_pending && conn.wbuf.is_empty() {
+            conn.wbuf = Vec::new();
+            self.poller.set_events(TOKEN_CONN_BASE + id, READABLE);
         }
     }
 
