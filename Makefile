@@ -27,8 +27,14 @@ check test:
 	$(CARGO) build --release
 	$(CARGO) test --release -- --test-threads=4
 
+# Short default benchmark set against a fresh daemon on a private socket;
+# prints a table and the issue-6 targets. BENCH_ARGS adds flom-bench options.
 bench: build
-	./target/release/flom-bench all --flom ./target/release/flom
+	@d=$$(mktemp -d /tmp/flom-bench.XXXXXX); s=$$d/s; \
+	./target/release/flom -s $$s -d -1 -- true && \
+	pid=$$(grep -l -- "$$s" /proc/[0-9]*/cmdline 2>/dev/null | head -1 | cut -d/ -f3); \
+	./target/release/flom-bench all -s $$s -p $$pid --flom ./target/release/flom $(BENCH_ARGS); rc=$$?; \
+	./target/release/flom -s $$s -X >/dev/null; rm -rf $$d; exit $$rc
 
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)

@@ -31,6 +31,8 @@ const TOKEN_CONN_BASE: Token = 16;
 
 /// Grace added to a locker's idle lifespan (see `LockerEntry::idle_life`).
 const LOCKER_IDLE_GRACE_MS: u64 = 1000;
+/// Due timers handled per loop pass (see `Daemon::fire_timers`).
+const TIMERS_PER_PASS: usize = 32;
 /// Lifespan a quiesce request gives the daemon.
 const QUIESCE_LIFESPAN_MS: i32 = 100;
 
@@ -939,8 +941,14 @@ impl Daemon {
         }
     }
 
+    /// Runs the due timers, at most `TIMERS_PER_PASS` of them, so that
+    /// thousands of lockers expiring together never stall client traffic:
+    /// the rest run on the next pass (the poll timeout is then 0).
     fn fire_timers(&mut self, now: Instant) {
-        while let Some(Reverse(t)) = self.timers.peek().copied() {
+        for _ in 0..TIMERS_PER_PASS {
+            let Some(Reverse(t)) = self.timers.peek().copied() else {
+                break;
+            };
             if t.at > now {
                 break;
             }
