@@ -32,7 +32,7 @@ check test:
 bench: build
 	@d=$$(mktemp -d /tmp/flom-bench.XXXXXX); s=$$d/s; \
 	./target/release/flom -s $$s -d -1 -- true && \
-	pid=$$(grep -l -- "$$s" /proc/[0-9]*/cmdline 2>/dev/null | head -1 | cut -d/ -f3); \
+	pid=$$(pgrep -o -f -- "flom -s $$s -d -1"); \
 	./target/release/flom-bench all -s $$s -p $$pid --flom ./target/release/flom $(BENCH_ARGS); rc=$$?; \
 	./target/release/flom -s $$s -X >/dev/null; rm -rf $$d; exit $$rc
 

@@ -579,11 +579,13 @@ impl Daemon {
         }
     }
 
+    /// Accepts one connection per wake-up (the listener stays readable
+    /// while more wait: level-triggered), and reads its request at once when
+    /// it is already there, which saves a wake-up per client.
     fn on_accept(&mut self, which: usize) {
-        loop {
-            let stream = match self.listeners[which].accept() {
-                Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+        let stream = loop {
+            match self.listeners[which].accept() {
+                Ok(s) => break s,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if errno_is(&e, libc::EMFILE) || errno_is(&e, libc::ENFILE) => {
                     // Out of descriptors: stop watching the listeners (a
@@ -593,28 +595,26 @@ impl Daemon {
                     return;
                 }
                 Err(_) => return,
-            };
-            if stream.set_nonblocking(true).is_err() {
-                continue;
             }
-            if let Stream::Tcp(tcp) = &stream {
-                net::tune_accepted_tcp(tcp, self.keepalive);
-            }
-            let uid = self.next_uid;
-            self.next_uid += 1;
-            let fd = stream.as_raw_fd();
-            let id = self.conns.insert(Conn {
-                stream,
-                uid,
-                rbuf: Vec::new(),
-                scanned: 0,
-                wbuf: Vec::new(),
-                last_step: 0,
-                state: ConnState::New,
-            });
-            self.poller.register(fd, TOKEN_CONN_BASE + id, READABLE);
-            self.idle_since = None;
+        };
+        if let Stream::Tcp(tcp) = &stream {
+            net::tune_accepted_tcp(tcp, self.keepalive);
         }
+        let uid = self.next_uid;
+        self.next_uid += 1;
+        let fd = stream.as_raw_fd();
+        let id = self.conns.insert(Conn {
+            stream,
+            uid,
+            rbuf: Vec::new(),
+            scanned: 0,
+            wbuf: Vec::new(),
+            last_step: 0,
+            state: ConnState::New,
+        });
+        self.poller.register(fd, TOKEN_CONN_BASE + id, READABLE);
+        self.idle_since = None;
+        self.read_once(id);
     }
 
     /// Reads what the client sent and handles every complete message. Reads

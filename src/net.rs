@@ -84,12 +84,29 @@ pub enum Listener {
 }
 
 impl Listener {
-    /// Accepts one pending connection (non-blocking listener).
+    /// Accepts one pending connection (non-blocking listener); the new
+    /// stream is non-blocking and close-on-exec from the start.
     pub fn accept(&self) -> io::Result<Stream> {
-        match self {
-            Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
-            Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
+        // SAFETY: accept4 on our listening socket; a returned descriptor is
+        // owned by the stream built from it.
+        let fd = unsafe {
+            libc::accept4(
+                self.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
         }
+        // SAFETY: fd is a freshly accepted socket nobody else owns.
+        Ok(unsafe {
+            match self {
+                Listener::Unix(_) => Stream::Unix(UnixStream::from_raw_fd(fd)),
+                Listener::Tcp(_) => Stream::Tcp(TcpStream::from_raw_fd(fd)),
+            }
+        })
     }
 }
 

@@ -225,11 +225,13 @@ pub fn run_load(spec: &LoadSpec) -> LoadResult {
 /// A trivial responder on a temporary UNIX socket: it reads one message,
 /// answers it with a fixed step-16 rc 0 answer, then reads until the client
 /// half-closes and closes. One thread per concurrent client, blocking I/O:
-/// the cheapest server the same byte exchange can have.
+/// the cheapest server the same byte exchange can have. It runs in a forked
+/// child process, as a daemon does, so the floor pays the same
+/// cross-process wake-ups as a real daemon.
 pub struct Floor {
     path: PathBuf,
-    stop: Arc<AtomicBool>,
-    handles: Vec<JoinHandle<()>>,
+    pid: libc::pid_t,
+    stop_write: libc::c_int,
 }
 
 static FLOOR_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -258,6 +260,46 @@ fn floor_handle(mut s: UnixStream, answer: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The responder child: serves on `listener` until `stop_read` reaches EOF.
+fn floor_child(
+    listener: UnixListener,
+    workers: usize,
+    answer: Vec<u8>,
+    ready: libc::c_int,
+    stop_read: libc::c_int,
+) -> ! {
+    let listener = Arc::new(listener);
+    let answer: Arc<[u8]> = Arc::from(answer);
+    for i in 0..workers.max(1) {
+        let (l, a) = (Arc::clone(&listener), Arc::clone(&answer));
+        let _ = std::thread::Builder::new()
+            .name(format!("floor{i}"))
+            .stack_size(128 * 1024)
+            .spawn(move || loop {
+                if let Ok((s, _)) = l.accept() {
+                    let _ = floor_handle(s, &a);
+                }
+            });
+    }
+    let mut b = [0u8; 1];
+    // SAFETY: plain reads/writes on pipe ends this child owns, then _exit.
+    unsafe {
+        libc::write(ready, b"r".as_ptr().cast(), 1);
+        libc::close(ready);
+        while libc::read(stop_read, b.as_mut_ptr().cast(), 1) > 0 {}
+        libc::_exit(0);
+    }
+}
+
+fn pipe() -> io::Result<[libc::c_int; 2]> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fds)
+}
+
 impl Floor {
     pub fn start(workers: usize, peerid: &str) -> io::Result<Floor> {
         let seq = FLOOR_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -266,39 +308,46 @@ impl Floor {
             std::process::id()
         ));
         let _ = std::fs::remove_file(&path);
-        let listener = Arc::new(UnixListener::bind(&path)?);
+        let listener = UnixListener::bind(&path)?;
         watch::add_temp_file(path.clone());
         let mut answer = String::new();
         protocol::encode_lock_answer(&mut answer, protocol::STEP_FIRST_ANSWER, peerid, 0, None);
-        let answer: Arc<[u8]> = Arc::from(answer.into_bytes());
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles = (0..workers.max(1))
-            .map(|i| {
-                let (l, a, st) = (
-                    Arc::clone(&listener),
-                    Arc::clone(&answer),
-                    Arc::clone(&stop),
-                );
-                std::thread::Builder::new()
-                    .name(format!("floor{i}"))
-                    .stack_size(128 * 1024)
-                    .spawn(move || loop {
-                        let accepted = l.accept();
-                        if st.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        if let Ok((s, _)) = accepted {
-                            let _ = floor_handle(s, &a);
-                        }
-                    })
-                    .expect("spawn floor thread")
-            })
-            .collect();
-        Ok(Floor {
+        let ready = pipe()?;
+        let stop = pipe()?;
+        // SAFETY: the child only spawns its own threads and serves, then
+        // _exits; it never returns into the parent's code.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // SAFETY: closing the parent's ends in the child.
+            unsafe {
+                libc::close(ready[0]);
+                libc::close(stop[1]);
+            }
+            floor_child(listener, workers, answer.into_bytes(), ready[1], stop[0]);
+        }
+        drop(listener);
+        let mut b = [0u8; 1];
+        // SAFETY: closing the child's ends and reading the ready byte.
+        let ok = unsafe {
+            libc::close(ready[1]);
+            libc::close(stop[0]);
+            let n = libc::read(ready[0], b.as_mut_ptr().cast(), 1);
+            libc::close(ready[0]);
+            n == 1
+        };
+        let floor = Floor {
             path,
-            stop,
-            handles,
-        })
+            pid,
+            stop_write: stop[1],
+        };
+        if !ok {
+            floor.stop();
+            return Err(io::Error::other("the floor responder did not start"));
+        }
+        Ok(floor)
     }
 
     pub fn target(&self) -> Target {
@@ -306,17 +355,12 @@ impl Floor {
     }
 
     pub fn stop(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Each wake-up connection releases one thread blocked in accept().
-        let wakers: Vec<UnixStream> = self
-            .handles
-            .iter()
-            .filter_map(|_| UnixStream::connect(&self.path).ok())
-            .collect();
-        for h in self.handles {
-            let _ = h.join();
+        let mut status = 0;
+        // SAFETY: closing our stop pipe end makes the child exit; reap it.
+        unsafe {
+            libc::close(self.stop_write);
+            libc::waitpid(self.pid, &mut status, 0);
         }
-        drop(wakers);
         watch::remove_temp_file(&self.path);
     }
 }
