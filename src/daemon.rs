@@ -156,6 +156,7 @@ fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         libc::chdir(b"/\0".as_ptr().cast());
         libc::umask(0);
     }
+    crate::trace::forget_destination();
     detach_descriptors(ready_pipe);
     crate::trace::init(
         config.daemon_trace_file.as_deref(),
@@ -175,7 +176,13 @@ fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
     }
     match result {
         Ok(mut daemon) => {
+            crate::trace!(
+                crate::trace::DAEMON,
+                "daemon ready, lifespan {} ms",
+                config.daemon_lifespan
+            );
             daemon.run();
+            crate::trace!(crate::trace::DAEMON, "daemon finished serving");
             0
         }
         Err(_) => 1,
@@ -614,6 +621,7 @@ impl Daemon {
         });
         self.poller.register(fd, TOKEN_CONN_BASE + id, READABLE);
         self.idle_since = None;
+        crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
         self.read_once(id);
     }
 
@@ -686,6 +694,12 @@ impl Daemon {
     }
 
     fn on_message(&mut self, id: usize, msg: Message) {
+        crate::trace!(
+            crate::trace::MSG,
+            "connection {id}: message verb {} step {}",
+            msg.verb,
+            msg.step
+        );
         let state = match &self.conns.get(id).expect("live conn").state {
             ConnState::New => 0,
             ConnState::InLocker(l) => 1 + *l,
@@ -704,6 +718,11 @@ impl Daemon {
     }
 
     fn on_management(&mut self, id: usize, msg: Message) {
+        crate::trace!(
+            crate::trace::DAEMON_MNGMNT,
+            "shutdown request, immediate={:?}",
+            msg.shutdown_immediate
+        );
         match msg.shutdown_immediate {
             Some(true) => self.stop = Some(Stop::Clean),
             Some(false) => self.lifespan_ms = QUIESCE_LIFESPAN_MS,
@@ -848,6 +867,10 @@ impl Daemon {
             Outcome::Impossible => (rc::LOCK_IMPOSSIBLE, None, ConnState::Done),
         };
         self.conns.get_mut(id).expect("live conn").state = state;
+        crate::trace!(
+            crate::trace::LOCKER,
+            "connection {id}: locker {l} answers rc {code} at step {step}"
+        );
         self.answer(id, step, code, element.as_deref());
         self.locker_changed(l, now);
     }
@@ -985,6 +1008,11 @@ impl Daemon {
 
     fn destroy_locker(&mut self, l: usize) {
         if let Some(entry) = self.lockers.remove(l) {
+            crate::trace!(
+                crate::trace::LOCKER,
+                "locker {l} ({}) idle: destroyed",
+                entry.locker.name
+            );
             self.by_key.remove(entry.routing_key());
             if let Some(s) = &self.status {
                 s.table().locker_destroyed(entry.uid);
@@ -1075,6 +1103,7 @@ impl Daemon {
         let Some(conn) = self.conns.remove(id) else {
             return;
         };
+        crate::trace!(crate::trace::CONNS, "closing connection {id}");
         self.poller.deregister(TOKEN_CONN_BASE + id);
         self.pause_accepting(false);
         match conn.state {

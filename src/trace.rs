@@ -105,6 +105,16 @@ pub fn enabled(module: u32) -> bool {
 /// `path` (truncated, or appended to when `append`) or stderr when `None`.
 /// The file is opened even when the mask is 0; if it cannot be opened the
 /// current destination is kept (as C FLoM does).
+/// Lets go of the trace file without closing it: a daemon about to close
+/// every inherited descriptor calls this, so the `File` does not later
+/// close a descriptor number that has been reused.
+pub fn forget_destination() {
+    let mut dest = DEST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = dest.take() {
+        std::mem::forget(f);
+    }
+}
+
 pub fn init(path: Option<&str>, append: bool) {
     mask();
     let mut dest = DEST.lock().unwrap_or_else(|e| e.into_inner());

@@ -1684,7 +1684,6 @@ fn command_trace_file_with_a_running_daemon() {
 }
 
 #[test]
-#[ignore = "bug: with -T the auto-started daemon closes the trace file's descriptor twice (detach_descriptors, then trace::init drops the File): debug builds abort (IO safety violation), the client exits 99 with flom_client_connect: ret_cod=-2"]
 fn command_trace_file_with_an_auto_started_daemon() {
     let env = Env::new("ctraceauto");
     let home = home(&env);
@@ -1696,7 +1695,6 @@ fn command_trace_file_with_an_auto_started_daemon() {
 }
 
 #[test]
-#[ignore = "bug: with -T and -t the auto-started daemon's double close of the -T descriptor closes its own -t trace file (same descriptor number)"]
 fn daemon_trace_file_stays_open_when_a_command_trace_file_is_given() {
     let env = Env::new("dtrace");
     let home = home(&env);
