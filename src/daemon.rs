@@ -162,7 +162,7 @@ fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         config.daemon_trace_file.as_deref(),
         config.append_trace_file,
     );
-    crate::net::raise_fd_limit();
+    let _ = crate::net::raise_fd_limit();
     let result = Daemon::new(config);
     let start_rc = match &result {
         Ok(_) => 0,

@@ -17,13 +17,13 @@
 //! Without `../shared/vectors` every test prints why and passes.
 
 mod common;
+use common::vectors::{conn_number, read_vector, unescape};
 mod types_support;
 
 use common::*;
 use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use types_support::*;
 
 // ------------------------------------------------------ transcripts
@@ -47,52 +47,6 @@ impl Ev {
             | Ev::CloseByDaemon(n) => *n,
         }
     }
-}
-
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors"))
-}
-
-fn read_vector(file: &str) -> Option<String> {
-    let path = vectors_dir().join(file);
-    match std::fs::read_to_string(&path) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: cannot read {} ({e}); the wire vectors live in ../shared/vectors",
-                path.display()
-            );
-            None
-        }
-    }
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('x') => {
-                let h: String = it.by_ref().take(2).collect();
-                out.push(u8::from_str_radix(&h, 16).expect("\\xHH") as char);
-            }
-            other => panic!("bad escape \\{other:?}"),
-        }
-    }
-    out
-}
-
-fn conn_number(s: &str) -> u32 {
-    let d: String = s.chars().take_while(char::is_ascii_digit).collect();
-    d.parse().expect("connection number")
 }
 
 /// The transcript events of `file`, with this host's peer id.

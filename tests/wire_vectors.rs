@@ -8,11 +8,11 @@
 //!   `C>` bytes exactly and answers with the C daemon's `S>` bytes.
 
 mod common;
+use common::vectors::{conn_number, read_vector, unescape};
 use common::*;
 use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 // ------------------------------------------------------ transcripts
@@ -43,53 +43,10 @@ impl Ev {
     }
 }
 
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors"))
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('x') => {
-                let h: String = it.by_ref().take(2).collect();
-                out.push(u8::from_str_radix(&h, 16).expect("\\xHH escape") as char);
-            }
-            other => panic!("bad escape \\{other:?}"),
-        }
-    }
-    out
-}
-
-/// The number after `conn ` at the start of `s`.
-fn conn_number(s: &str) -> u32 {
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().expect("connection number")
-}
-
 /// Parses a transcript; None (with a note) when the vectors are missing.
 /// The vectors' peer id is replaced by this host's.
 fn load(file: &str) -> Option<Vec<Ev>> {
-    let path = vectors_dir().join(file);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: cannot read {} ({e}); the wire vectors live in ../shared/vectors",
-                path.display()
-            );
-            return None;
-        }
-    };
+    let text = read_vector(file)?;
     let peer = machine_id();
     let mut evs = Vec::new();
     let mut cur = 0;

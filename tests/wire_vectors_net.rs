@@ -21,13 +21,14 @@
 //! ends its daemons and deletes its namespace.
 
 mod common;
+use common::vectors::{conn_number, unescape, vectors_dir};
 mod netns;
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,38 +60,6 @@ enum Ev {
 struct Vector {
     evs: Vec<Ev>,
     header: Vec<String>,
-}
-
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors"))
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('x') => {
-                let h: String = it.by_ref().take(2).collect();
-                out.push(u8::from_str_radix(&h, 16).expect("\\xHH escape") as char);
-            }
-            other => panic!("bad escape \\{other:?}"),
-        }
-    }
-    out
-}
-
-fn conn_number(s: &str) -> u32 {
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().expect("connection number")
 }
 
 /// `# udp A:P -> B:Q +T` → (A:P, B:Q).

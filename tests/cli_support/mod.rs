@@ -8,14 +8,10 @@
 //! Every wait has a bound and fails the test when it is exceeded.
 #![allow(dead_code)]
 
-use crate::common::{Env, Out, BIN, T};
+use crate::common::{spawn_command, Env, Out, BIN, T};
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// The system configuration file the binary reads (build-time SYSCONFDIR).
 pub fn system_config() -> PathBuf {
@@ -163,34 +159,7 @@ impl Spec {
 
     /// Starts flom in the background, in its own process group.
     pub fn spawn(&self) -> Proc {
-        let label = self.label();
-        let started = Instant::now();
-        let mut child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {label}: {e}"));
-        let pid = child.id() as i32;
-        let out_rx = reader(child.stdout.take().unwrap());
-        let err_rx = reader(child.stderr.take().unwrap());
-        let (tx, status_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            if let Ok(st) = child.wait() {
-                let _ = tx.send(st);
-            }
-        });
-        Proc {
-            pid,
-            label,
-            started,
-            status_rx,
-            out_rx,
-            err_rx,
-            status: None,
-        }
+        spawn_command(self.command(), self.label())
     }
 
     /// Runs flom to its end (bounded by `T`).
@@ -198,16 +167,6 @@ impl Spec {
     pub fn run(&self) -> Out {
         self.spawn().wait(T)
     }
-}
-
-fn reader(mut r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = r.read_to_end(&mut v);
-        let _ = tx.send(v);
-    });
-    rx
 }
 
 /// `flom ARGS` with HOME=`home`, run to its end.
@@ -223,91 +182,7 @@ pub fn spawn(home: &str, args: &[&str]) -> Proc {
 
 /// A background process in its own process group; dropping it kills the
 /// whole group.
-pub struct Proc {
-    pub pid: i32,
-    pub label: String,
-    started: Instant,
-    status_rx: Receiver<ExitStatus>,
-    out_rx: Receiver<Vec<u8>>,
-    err_rx: Receiver<Vec<u8>>,
-    status: Option<ExitStatus>,
-}
-
-impl Proc {
-    pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            self.status = self.status_rx.try_recv().ok();
-        }
-        self.status
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.try_status().is_none()
-    }
-
-    /// Waits (bounded) for the process to exit.
-    #[track_caller]
-    pub fn wait_status(&mut self, timeout: Duration) -> ExitStatus {
-        if let Some(st) = self.status {
-            return st;
-        }
-        match self.status_rx.recv_timeout(timeout) {
-            Ok(st) => {
-                self.status = Some(st);
-                st
-            }
-            Err(_) => {
-                self.kill_group();
-                panic!("`{}` did not exit within {timeout:?}", self.label);
-            }
-        }
-    }
-
-    /// Waits (bounded) for the process to exit and for its output.
-    #[track_caller]
-    pub fn wait(&mut self, timeout: Duration) -> Out {
-        let status = self.wait_status(timeout);
-        let elapsed = self.started.elapsed();
-        let grab = |rx: &Receiver<Vec<u8>>, which: &str| -> String {
-            match rx.recv_timeout(Duration::from_secs(5)) {
-                Ok(v) => String::from_utf8_lossy(&v).into_owned(),
-                Err(_) => panic!(
-                    "`{}` exited but its {which} stayed open (a descendant holds it)",
-                    self.label
-                ),
-            }
-        };
-        let stdout = grab(&self.out_rx, "stdout");
-        let stderr = grab(&self.err_rx, "stderr");
-        Out {
-            status,
-            stdout,
-            stderr,
-            elapsed,
-            label: self.label.clone(),
-        }
-    }
-
-    /// Sends `sig` to the process only.
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: signalling a child process we started.
-        unsafe { libc::kill(self.pid, sig) };
-    }
-
-    fn kill_group(&self) {
-        // SAFETY: the group was created for this child (process_group(0)).
-        unsafe { libc::kill(-self.pid, libc::SIGKILL) };
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill_group();
-        if self.status.is_none() {
-            let _ = self.status_rx.recv_timeout(Duration::from_secs(5));
-        }
-    }
-}
+pub type Proc = crate::common::Bg;
 
 // ------------------------------------------------------------- dumps
 

@@ -7,6 +7,8 @@
 //! Every wait in here has a bound and fails the test when it is exceeded.
 #![allow(dead_code)]
 
+pub mod vectors;
+
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -150,11 +152,17 @@ fn reader(mut r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
 /// Starts `flom ARGS` in the background (stdin /dev/null, stdout and
 /// stderr captured).
 pub fn spawn_flom(args: &[&str]) -> Bg {
-    let label = format!("flom {}", args.join(" "));
-    // Taken before the spawn: `Out::elapsed` is never less than flom's life.
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    spawn_command(cmd, format!("flom {}", args.join(" ")))
+}
+
+/// Starts `cmd` in the background in its own process group (stdin
+/// /dev/null, stdout and stderr captured); dropping the `Bg` kills the group.
+pub fn spawn_command(mut cmd: Command, label: String) -> Bg {
+    // Taken before the spawn: `Out::elapsed` is never less than the child's life.
     let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -2,7 +2,7 @@
 //! phase of `idle`: C client threads, each repeating connect, lock, unlock,
 //! close; and the trivial responder that `floor` measures against.
 
-use crate::net::{self, LockOutcome, ProcStat, Stream};
+use crate::net::{self, LockOutcome, ProcStat};
 use crate::opts::Target;
 use crate::watch;
 use flom::protocol;
@@ -87,7 +87,7 @@ pub fn one_cycle(
     unlock: &[u8],
 ) -> Result<bool, String> {
     buf.clear();
-    let mut s = Stream::connect(target).map_err(|e| format!("connect {target}: {e}"))?;
+    let mut s = net::connect(target).map_err(|e| format!("connect {target}: {e}"))?;
     let queued = match net::lock(&mut s, buf, request).map_err(|e| format!("lock: {e}"))? {
         LockOutcome::Granted { queued } => queued,
         LockOutcome::Refused(rc) => return Err(format!("lock refused: rc={rc}")),

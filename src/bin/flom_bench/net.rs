@@ -4,63 +4,20 @@
 use crate::opts::Target;
 use flom::protocol::{self, LockRequestArgs, Message};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::io::{AsRawFd, RawFd};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 
-/// A connected stream to the daemon, UNIX or TCP.
-pub enum Stream {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
+pub use flom::net::Stream;
 
-impl Stream {
-    pub fn connect(t: &Target) -> io::Result<Stream> {
-        match t {
-            Target::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
-            Target::Tcp(a) => {
-                let s = TcpStream::connect(a)?;
-                s.set_nodelay(true)?;
-                Ok(Stream::Tcp(s))
-            }
+/// Connects to the daemon under test, UNIX or TCP.
+pub fn connect(t: &Target) -> io::Result<Stream> {
+    match t {
+        Target::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
+        Target::Tcp(a) => {
+            let s = TcpStream::connect(a)?;
+            s.set_nodelay(true)?;
+            Ok(Stream::Tcp(s))
         }
-    }
-
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.shutdown(Shutdown::Write),
-            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-}
-
-impl AsRawFd for Stream {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            Stream::Unix(s) => s.as_raw_fd(),
-            Stream::Tcp(s) => s.as_raw_fd(),
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.read(buf),
-            Stream::Tcp(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -200,15 +157,7 @@ pub fn unlock_message(name: &str) -> Vec<u8> {
 
 /// The host's D-Bus machine id, as C FLoM sends it; empty when unavailable.
 pub fn peer_id() -> String {
-    for f in ["/var/lib/dbus/machine-id", "/etc/machine-id"] {
-        if let Ok(s) = std::fs::read_to_string(f) {
-            let s = s.trim();
-            if s.len() == 32 && s.bytes().all(|c| c.is_ascii_hexdigit()) {
-                return s.to_string();
-            }
-        }
-    }
-    String::new()
+    flom::config::unique_id()
 }
 
 /// What /proc/PID/status says about the daemon.
@@ -237,23 +186,7 @@ pub fn proc_status(pid: Option<u32>) -> Option<ProcStat> {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force.
 pub fn raise_nofile() -> u64 {
-    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
-    unsafe {
-        let mut rl: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
-            return 1024;
-        }
-        if rl.rlim_cur < rl.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: rl.rlim_max,
-                rlim_max: rl.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                rl.rlim_cur = rl.rlim_max;
-            }
-        }
-        rl.rlim_cur as u64
-    }
+    flom::net::raise_fd_limit()
 }
 
 /// File descriptors kept free for the tool itself (std, probes, /proc reads).

@@ -225,7 +225,7 @@ pub fn hold(ctx: &Ctx, n: u64) -> Result<Report, String> {
         let name = ctx.name(&format!("h{i}"));
         let req = net::lock_request(&ctx.peerid, &name, true, true, 0);
         let t = Instant::now();
-        let mut s = Stream::connect(&target).map_err(|e| format!("hold: connect {i}: {e}"))?;
+        let mut s = net::connect(&target).map_err(|e| format!("hold: connect {i}: {e}"))?;
         s.write_all(&req)
             .map_err(|e| format!("hold: send {i}: {e}"))?;
         buf.clear();
@@ -286,7 +286,7 @@ pub fn hold(ctx: &Ctx, n: u64) -> Result<Report, String> {
 /// Asks whether a resource exists (create=0, wait=0) and returns the rc:
 /// 0 (exists, granted and released again), 4 (exists, busy), 5 (absent).
 fn exists_rc(ctx: &Ctx, name: &str) -> Result<i32, String> {
-    let mut s = Stream::connect(ctx.target()?).map_err(|e| format!("connect: {e}"))?;
+    let mut s = net::connect(ctx.target()?).map_err(|e| format!("connect: {e}"))?;
     let mut buf = Vec::new();
     let req = net::lock_request(&ctx.peerid, name, false, false, 0);
     match net::lock(&mut s, &mut buf, &req).map_err(|e| format!("lock {name}: {e}"))? {
@@ -441,7 +441,7 @@ pub fn queue(ctx: &Ctx, n: u64) -> Result<Report, String> {
     let req = net::lock_request(&ctx.peerid, &name, true, true, 0);
     let unlock = net::unlock_message(&name);
     let mut buf = Vec::with_capacity(1024);
-    let mut holder = Stream::connect(&target).map_err(|e| format!("queue: connect holder: {e}"))?;
+    let mut holder = net::connect(&target).map_err(|e| format!("queue: connect holder: {e}"))?;
     match net::lock(&mut holder, &mut buf, &req).map_err(|e| format!("queue: holder: {e}"))? {
         LockOutcome::Granted { queued: false } => {}
         other => return Err(format!("queue: holder not granted at once: {other:?}")),
@@ -451,8 +451,7 @@ pub fn queue(ctx: &Ctx, n: u64) -> Result<Report, String> {
     let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(waiters);
     let t0 = Instant::now();
     for i in 0..waiters {
-        let mut s =
-            Stream::connect(&target).map_err(|e| format!("queue: connect waiter {i}: {e}"))?;
+        let mut s = net::connect(&target).map_err(|e| format!("queue: connect waiter {i}: {e}"))?;
         s.write_all(&req)
             .map_err(|e| format!("queue: send {i}: {e}"))?;
         let mut b = Vec::new();
