@@ -739,7 +739,7 @@ mod tests {
     fn incubator_entry_appears_and_leaves() {
         let mut t = table();
         let before = t.attr(&Node::Incubator).unwrap().mtime;
-        t.incubated(2, "192.168.123.20/57072", "num[3]", ResourceType::Numeric);
+        t.incubated(2, "198.18.123.201/57072", "num[3]", ResourceType::Numeric);
         let after = t.attr(&Node::Incubator).unwrap();
         assert!(after.mtime > before);
         assert_eq!(after.ctime, t.attr(&Node::Root).unwrap().ctime);
@@ -750,7 +750,7 @@ mod tests {
             ["peer_name", "resource_name", "resource_type"]
         );
         let peer = walk(&t, "status/incubator/2/peer_name").unwrap();
-        assert_eq!(content(&t, peer), "192.168.123.20/57072\n");
+        assert_eq!(content(&t, peer), "198.18.123.201/57072\n");
         assert_eq!(t.attr(&peer).unwrap().size, 21);
         assert!(!t.attr(&peer).unwrap().dir);
         let name = walk(&t, "status/incubator/2/resource_name").unwrap();

@@ -1250,7 +1250,7 @@ fn incompopt_local_and_network_exit_99() {
     let x = env.path("x");
     for args in [
         vec!["-s", x.as_str(), "-a", "127.0.0.1"],
-        vec!["-s", x.as_str(), "-a", "192.168.1.1"],
+        vec!["-s", x.as_str(), "-a", "198.18.1.1"],
         vec!["-s", x.as_str(), "-A", "239.255.0.1"],
         vec!["--unicast-address=127.0.0.1", "--socket-name", x.as_str()],
     ] {

@@ -315,7 +315,7 @@ mod tests {
             Some(Target::Tcp("127.0.0.1:28017".parse().unwrap()))
         );
         assert!(p(&["hold", "--tcp", "[::1]:28017"]).is_ok());
-        assert!(p(&["hold", "--tcp", "10.1.2.3:28017"])
+        assert!(p(&["hold", "--tcp", "198.18.2.3:28017"])
             .unwrap_err()
             .contains("loopback"));
         assert!(p(&["hold", "--tcp", "127.0.0.1"]).is_err());
