@@ -700,17 +700,17 @@ impl Daemon {
             msg.verb,
             msg.step
         );
-        let state = match &self.conns.get(id).expect("live conn").state {
-            ConnState::New => 0,
-            ConnState::InLocker(l) => 1 + *l,
-            ConnState::Incubated { .. } | ConnState::Done => usize::MAX,
+        let (fresh, locker) = match &self.conns.get(id).expect("live conn").state {
+            ConnState::New => (true, None),
+            ConnState::InLocker(l) => (false, Some(*l)),
+            ConnState::Incubated { .. } | ConnState::Done => (false, None),
         };
-        match (state, msg.verb, msg.step) {
-            (0, protocol::VERB_LOCK, protocol::STEP_REQUEST) => self.on_lock(id, msg),
-            (0, protocol::VERB_MNGMNT, protocol::STEP_REQUEST) => self.on_management(id, msg),
-            (s, protocol::VERB_UNLOCK, protocol::STEP_REQUEST) if s != 0 && s != usize::MAX => {
-                self.on_unlock(id, s - 1, msg)
+        match (msg.verb, msg.step, locker) {
+            (protocol::VERB_LOCK, protocol::STEP_REQUEST, _) if fresh => self.on_lock(id, msg),
+            (protocol::VERB_MNGMNT, protocol::STEP_REQUEST, _) if fresh => {
+                self.on_management(id, msg)
             }
+            (protocol::VERB_UNLOCK, protocol::STEP_REQUEST, Some(l)) => self.on_unlock(id, l, msg),
             // Anything else (an unlock as first message, a ping, a second
             // lock, garbage): drop this connection only.
             _ => self.to_close.push(id),
@@ -813,8 +813,8 @@ impl Daemon {
             let conn = self.conns.get_mut(id).expect("live conn");
             conn.state = ConnState::Incubated { key, req };
             if let Some(s) = &self.status {
-                s.table()
-                    .incubated(conn.uid, &conn.stream.peer_name(), &r.name, kind);
+                let peer = conn.stream.peer_name();
+                s.table().incubated(conn.uid, &peer, &r.name, kind);
             }
             self.incubator.push(id);
         }
@@ -850,14 +850,9 @@ impl Daemon {
         let outcome = entry.locker.lock(id as u32, req, now);
         let conn = self.conns.get(id).expect("live conn");
         if let Some(s) = &self.status {
-            s.table().conn_locked(
-                entry.uid,
-                conn.uid,
-                &conn.stream.peer_name(),
-                mode,
-                quantity,
-                &outcome,
-            );
+            let peer = conn.stream.peer_name();
+            s.table()
+                .conn_locked(entry.uid, conn.uid, &peer, mode, quantity, &outcome);
         }
         let step = conn.last_step + 8;
         let (code, element, state) = match outcome {
