@@ -158,6 +158,7 @@ fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
     }
     crate::trace::forget_destination();
     detach_descriptors(ready_pipe);
+    crate::syslog::open();
     crate::trace::init(
         config.daemon_trace_file.as_deref(),
         config.append_trace_file,
@@ -181,8 +182,10 @@ fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
                 "daemon ready, lifespan {} ms",
                 config.daemon_lifespan
             );
+            crate::syslog::notice("FLM003N the daemon is ready to serve lock requests");
             daemon.run();
             crate::trace!(crate::trace::DAEMON, "daemon finished serving");
+            crate::syslog::notice("FLM004N the daemon has finished serving and exits");
             0
         }
         Err(_) => 1,
@@ -380,6 +383,7 @@ impl Daemon {
             .find_map(|a| match TcpListener::bind(a) {
                 Ok(l) => Some(l),
                 Err(e) => {
+                    crate::syslog::error(&format!("FLM019E cannot bind TCP address {a}: {e}"));
                     if e.raw_os_error() != Some(libc::EADDRINUSE) {
                         bind_rc = rc::INVALID_IP_ADDRESS;
                     }
@@ -393,6 +397,10 @@ impl Daemon {
             Some(a) if !net::is_wildcard(a) => a.clone(),
             _ => String::new(),
         };
+        crate::syslog::notice(&format!(
+            "FLM001I listening on TCP address '{}' port {port}",
+            config.unicast_address.as_deref().unwrap_or_default()
+        ));
         self.advertised = (address, port);
         let token = TOKEN_LISTENER_BASE + self.listeners.len();
         self.poller.register(listener.as_raw_fd(), token, READABLE);
@@ -405,6 +413,11 @@ impl Daemon {
                 .register(udp.as_raw_fd(), TOKEN_DISCOVERY, READABLE);
             self.discovery = Some(udp);
             self.next_uid += 1;
+            crate::syslog::notice(&format!(
+                "FLM002I answering discovery on multicast group '{}' port {}",
+                config.multicast_address.as_deref().unwrap_or_default(),
+                config.multicast_port
+            ));
         }
         Ok(())
     }
@@ -426,6 +439,11 @@ impl Daemon {
                 out.clear();
                 protocol::encode_discover_reply(&mut out, &self.advertised.0, self.advertised.1);
                 let _ = udp.send_to(out.as_bytes(), src);
+                crate::syslog::info(&format!(
+                    "FLM005I discovery query from {}/{}",
+                    src.ip(),
+                    src.port()
+                ));
                 self.out = out;
             }
         }
@@ -437,10 +455,11 @@ impl Daemon {
         let status = Status::new();
         match Vfs::mount(dir, status.clone()) {
             Ok(vfs) => {
+                crate::syslog::info(&format!("FLM022I FUSE file system mounted on '{dir}'"));
                 self.status = Some(status);
                 self.vfs = Some(vfs);
             }
-            Err(e) => crate::vfs::log_warning(&format!("{e}; serving without a VFS")),
+            Err(e) => crate::syslog::warning(&format!("FLM024W {e}; serving without a VFS")),
         }
     }
 
@@ -460,10 +479,14 @@ impl Daemon {
             return Err(rc::FLOCK_ERROR);
         }
         let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path).map_err(|_| rc::BIND_ERROR)?;
+        let listener = UnixListener::bind(path).map_err(|e| {
+            crate::syslog::error(&format!("FLM019E cannot bind UNIX socket '{path}': {e}"));
+            rc::BIND_ERROR
+        })?;
         listener.set_nonblocking(true).map_err(|_| rc::BIND_ERROR)?;
         self._lock_file = Some(lock);
         self.socket_path = Some(path.to_string());
+        crate::syslog::notice(&format!("FLM000I listening on UNIX socket '{path}'"));
         let token = TOKEN_LISTENER_BASE + self.listeners.len();
         self.poller.register(listener.as_raw_fd(), token, READABLE);
         self.listeners.push(Listener::Unix(listener));
@@ -552,6 +575,7 @@ impl Daemon {
 
     fn shutdown(&mut self) {
         if let Some(mut vfs) = self.vfs.take() {
+            crate::syslog::info("FLM023I unmounting the FUSE file system");
             vfs.unmount();
         }
         if let Some(path) = &self.socket_path {
@@ -672,7 +696,13 @@ impl Daemon {
                     conn.scanned = 0;
                     match parsed {
                         Ok(msg) => self.on_message(id, msg),
-                        Err(ParseError::LevelMismatch) | Err(ParseError::Invalid) => {
+                        Err(e) => {
+                            if e == ParseError::LevelMismatch {
+                                crate::syslog::warning(&format!(
+                                    "FLM006W a client speaks another protocol level than this daemon's ({})",
+                                    protocol::LEVEL
+                                ));
+                            }
                             self.to_close.push(id);
                             return false;
                         }
@@ -724,8 +754,16 @@ impl Daemon {
             msg.shutdown_immediate
         );
         match msg.shutdown_immediate {
-            Some(true) => self.stop = Some(Stop::Clean),
-            Some(false) => self.lifespan_ms = QUIESCE_LIFESPAN_MS,
+            Some(true) => {
+                crate::syslog::notice("FLM007N immediate shutdown requested");
+                self.stop = Some(Stop::Clean);
+            }
+            Some(false) => {
+                crate::syslog::notice(
+                    "FLM008N quiesce shutdown: exiting once no client and no resource is left",
+                );
+                self.lifespan_ms = QUIESCE_LIFESPAN_MS;
+            }
             None => {}
         }
         // Nothing is ever answered; closing tells the client at once.
@@ -879,6 +917,10 @@ impl Daemon {
         let same = resource::resource_type(&r.name)
             .is_some_and(|k| resource::routing_key(&r.name, k) == entry.routing_key());
         if !same {
+            crate::syslog::warning(&format!(
+                "FLM009W unlock names resource '{}' but the connection locked '{}'",
+                r.name, entry.locker.name
+            ));
             // Unlock of another resource: drop the connection (which releases).
             self.to_close.push(id);
             return;

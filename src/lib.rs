@@ -15,5 +15,6 @@ pub mod rc;
 pub mod resource;
 pub mod slab;
 pub mod status;
+pub mod syslog;
 pub mod trace;
 pub mod vfs;

@@ -524,16 +524,7 @@ pub fn absolute_path(dir: &str) -> String {
 
 /// Sends a warning to syslog (the daemon has no terminal).
 pub fn log_warning(msg: &str) {
-    if let Ok(c) = std::ffi::CString::new(msg.replace('\0', " ")) {
-        // SAFETY: a constant format string and one valid C string argument.
-        unsafe {
-            libc::syslog(
-                libc::LOG_DAEMON | libc::LOG_WARNING,
-                b"%s\0".as_ptr().cast(),
-                c.as_ptr(),
-            )
-        };
-    }
+    crate::syslog::warning(msg);
 }
 
 /// Decodes the octal escapes (`\040` …) of a /proc/self/mountinfo field.
