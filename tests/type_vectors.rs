@@ -17,7 +17,7 @@
 //! Without `../shared/vectors` every test prints why and passes.
 
 mod common;
-use common::vectors::{conn_number, read_vector, unescape};
+use common::vectors::{load, read_vector, Ev};
 mod types_support;
 
 use common::*;
@@ -27,61 +27,6 @@ use std::os::unix::net::UnixListener;
 use types_support::*;
 
 // ------------------------------------------------------ transcripts
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Ev {
-    Connect(u32),
-    C(u32, String),
-    S(u32, String),
-    CloseByClient(u32),
-    CloseByDaemon(u32),
-}
-
-impl Ev {
-    fn conn(&self) -> u32 {
-        match self {
-            Ev::Connect(n)
-            | Ev::C(n, _)
-            | Ev::S(n, _)
-            | Ev::CloseByClient(n)
-            | Ev::CloseByDaemon(n) => *n,
-        }
-    }
-}
-
-/// The transcript events of `file`, with this host's peer id.
-fn load(file: &str) -> Option<Vec<Ev>> {
-    let text = read_vector(file)?;
-    let peer = machine_id();
-    let mut evs = Vec::new();
-    let mut cur = 0;
-    let mut on = false;
-    for line in text.lines() {
-        if line.starts_with("# ---- transcript ----") {
-            on = true;
-            continue;
-        }
-        if !on {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("# conn ") {
-            cur = conn_number(rest);
-            if rest.contains(": client connected") {
-                evs.push(Ev::Connect(cur));
-            }
-        } else if let Some(rest) = line.strip_prefix("# close by client (conn ") {
-            evs.push(Ev::CloseByClient(conn_number(rest)));
-        } else if let Some(rest) = line.strip_prefix("# close by daemon (conn ") {
-            evs.push(Ev::CloseByDaemon(conn_number(rest)));
-        } else if let Some(b) = line.strip_prefix("C> ") {
-            evs.push(Ev::C(cur, unescape(b).replace(VECTOR_PEER, &peer)));
-        } else if let Some(b) = line.strip_prefix("S> ") {
-            evs.push(Ev::S(cur, unescape(b).replace(VECTOR_PEER, &peer)));
-        }
-    }
-    assert!(!evs.is_empty(), "{file}: no transcript");
-    Some(evs)
-}
 
 /// What the header of `file` says about client `letter`: exit status,
 /// stdout lines, stderr lines.

@@ -8,7 +8,7 @@
 //!   `C>` bytes exactly and answers with the C daemon's `S>` bytes.
 
 mod common;
-use common::vectors::{conn_number, read_vector, unescape};
+use common::vectors::{load, Ev};
 use common::*;
 use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
@@ -16,69 +16,6 @@ use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
 // ------------------------------------------------------ transcripts
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Ev {
-    /// `# conn N: client connected`
-    Connect(u32),
-    /// `C>` bytes, client to daemon.
-    C(u32, String),
-    /// `S>` bytes, daemon to client.
-    S(u32, String),
-    /// `# close by client (conn N, ...)`: the client half-closes.
-    CloseByClient(u32),
-    /// `# close by daemon (conn N, ...)`: EOF reaches the client.
-    CloseByDaemon(u32),
-}
-
-impl Ev {
-    fn conn(&self) -> u32 {
-        match self {
-            Ev::Connect(n)
-            | Ev::C(n, _)
-            | Ev::S(n, _)
-            | Ev::CloseByClient(n)
-            | Ev::CloseByDaemon(n) => *n,
-        }
-    }
-}
-
-/// Parses a transcript; None (with a note) when the vectors are missing.
-/// The vectors' peer id is replaced by this host's.
-fn load(file: &str) -> Option<Vec<Ev>> {
-    let text = read_vector(file)?;
-    let peer = machine_id();
-    let mut evs = Vec::new();
-    let mut cur = 0;
-    let mut in_transcript = false;
-    for line in text.lines() {
-        if line.starts_with("# ---- transcript ----") {
-            in_transcript = true;
-            continue;
-        }
-        if !in_transcript {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("# conn ") {
-            cur = conn_number(rest);
-            if rest.contains(": client connected") {
-                evs.push(Ev::Connect(cur));
-            }
-        } else if let Some(rest) = line.strip_prefix("# close by client (conn ") {
-            evs.push(Ev::CloseByClient(conn_number(rest)));
-        } else if let Some(rest) = line.strip_prefix("# close by daemon (conn ") {
-            evs.push(Ev::CloseByDaemon(conn_number(rest)));
-        } else if let Some(bytes) = line.strip_prefix("C> ") {
-            evs.push(Ev::C(cur, unescape(bytes).replace(VECTOR_PEER, &peer)));
-        } else if let Some(bytes) = line.strip_prefix("S> ") {
-            evs.push(Ev::S(cur, unescape(bytes).replace(VECTOR_PEER, &peer)));
-        } else if line.starts_with("U> ") || line.starts_with("U< ") {
-            panic!("{file}: UDP lines are not for these tests");
-        }
-    }
-    assert!(!evs.is_empty(), "{file}: no transcript found");
-    Some(evs)
-}
 
 /// The events of one connection.
 fn conversation(evs: &[Ev], conn: u32) -> Vec<Ev> {
