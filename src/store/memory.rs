@@ -67,16 +67,13 @@ struct Timer {
 enum Place {
     /// Holder or waiter of a locker.
     InLocker(usize),
-    /// A create=no request parked until a locker for its key exists
-    /// (boxed: the common place stays one word).
-    Incubated(Box<Parked>),
-}
-
-struct Parked {
-    key: String,
-    req: Request,
-    /// Its VFS peer name (kept only when a VFS shows it).
-    peer_name: Option<String>,
+    /// A create=no request parked until a locker for `key` exists.
+    Incubated {
+        key: String,
+        req: Request,
+        /// Its VFS peer name (kept only when a VFS shows it).
+        peer_name: Option<String>,
+    },
 }
 
 struct ClientEntry {
@@ -140,7 +137,7 @@ impl MemoryStore {
         let mut adopted = Vec::new();
         let clients = &self.clients;
         self.incubator.retain(|&c| {
-            let matches = matches!(clients.get(c as usize), Some(Some(ClientEntry { place: Place::Incubated(p), .. })) if p.key == key);
+            let matches = matches!(clients.get(c as usize), Some(Some(ClientEntry { place: Place::Incubated { key: k, .. }, .. })) if k == key);
             if matches {
                 adopted.push(c);
             }
@@ -153,8 +150,7 @@ impl MemoryStore {
             if let Some(s) = &self.status {
                 s.table().incubator_left(entry.uid);
             }
-            if let Place::Incubated(parked) = entry.place {
-                let Parked { req, peer_name, .. } = *parked;
+            if let Place::Incubated { req, peer_name, .. } = entry.place {
                 let peer_name = peer_name.unwrap_or_default();
                 // The incubator answered first: the grant is a later answer.
                 let peer = || peer_name.clone();
@@ -400,11 +396,11 @@ impl LockStore for MemoryStore {
                 conn,
                 ClientEntry {
                     uid: client.uid,
-                    place: Place::Incubated(Box::new(Parked {
+                    place: Place::Incubated {
                         key,
                         req,
                         peer_name,
-                    })),
+                    },
                 },
             );
             self.incubator.push(conn);
@@ -463,7 +459,7 @@ impl LockStore for MemoryStore {
         self.start_event(now);
         match client.place {
             Place::InLocker(l) => self.release(conn, client.uid, l, None, now.instant, out),
-            Place::Incubated(_) => {
+            Place::Incubated { .. } => {
                 self.incubator.retain(|&c| c != conn);
                 if let Some(s) = &self.status {
                     s.table().incubator_left(client.uid);
