@@ -18,6 +18,7 @@ pub mod rc;
 pub mod resource;
 pub mod slab;
 pub mod status;
+pub mod store;
 pub mod syslog;
 pub mod trace;
 pub mod vfs;
