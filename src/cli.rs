@@ -21,8 +21,8 @@ use getopts::{Fail, Matches, Options, ParsingStyle};
 use crate::config::{self, Config};
 use crate::options::{self, CLine, Invalid, Kind as SettingKind, Place, Setting, SETTINGS};
 use crate::rc;
-pub use crate::values::{parse_c_int, IntError};
 use crate::values::ResourceNameError;
+pub use crate::values::{parse_c_int, IntError};
 
 /// What `flom` must do once the command line is understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1436,6 +1436,56 @@ mod tests {
             (LockMode::Exclusive, 2)
         );
         assert!(o.err.is_empty());
+    }
+
+    #[test]
+    fn command_line_and_files_share_each_sentence() {
+        let dir = temp_dir("same");
+        let conf = dir.join("f.conf");
+        let cp = conf.to_str().unwrap();
+        let long_socket = format!("/tmp/{}", "s".repeat(110));
+        let cases: [(&str, &str); 9] = [
+            ("lock-mode", "onlyex"),
+            ("resource-create", "maybe"),
+            ("append-trace-file", "1"),
+            ("tls-check-peer-id", "annoy"),
+            ("socket-name", &long_socket),
+            ("mount-point-vfs", "/nonexistent/flom-d"),
+            ("tls-certificate", "/nonexistent/c.pem"),
+            ("network-interface", "nosuchif0"),
+            ("ignore-signal", "FOO"),
+        ];
+        let sentence = |o: &Out| {
+            o.err
+                .lines()
+                .find(|l| l.starts_with("flom: "))
+                .unwrap_or_else(|| panic!("no sentence in {:?}", o.err))
+                .to_string()
+        };
+        for (long, value) in cases {
+            let setting = options::by_long(long).unwrap();
+            let eq = format!("--{long}={value}");
+            let from_cli = sentence(&run(&[&eq, "--", "true"]));
+            std::fs::write(
+                &conf,
+                format!("[{}]\n{}={value}\n", setting.group, setting.key),
+            )
+            .unwrap();
+            let from_file = sentence(&run(&["-c", cp, "--", "true"]));
+            let cli_place = format!("flom: option {}: ", setting.option_names());
+            let file_place = format!("flom: {cp}:2: [{}]/{}: ", setting.group, setting.key);
+            assert_eq!(
+                from_cli.strip_prefix(&cli_place),
+                from_file.strip_prefix(&file_place),
+                "{from_cli:?} / {from_file:?}"
+            );
+            // the sentence names the value (the socket one says its length)
+            assert!(
+                from_cli.contains(value) || long == "socket-name",
+                "{from_cli}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
