@@ -1,9 +1,10 @@
-//! Command line of `flom`: option table (short and long names of C FLoM),
-//! parsing with `getopts` (options anywhere before `--`, the other words and
+//! Command line of `flom`: the options that are not settings (help, `-v`,
+//! `-c`, `-x`, ...) and the help order, parsing with `getopts` (options anywhere before `--`, the other words and
 //! everything after `--` form the command), C `strtol`-style integers, the
 //! informational modes (`-h`, `-v`, `--signal-list`, `--unique-id`), the
-//! layering of the command line over the config files, and the order of
-//! checks of C FLoM up to "No command to execute!".
+//! layering of the command line over the config files through the option
+//! table (`options`, with C FLoM's first line for a bad value), and the order
+//! of checks of C FLoM up to "No command to execute!".
 //!
 //! Differences from C FLoM (deliberate): a value given on the command line
 //! always overrides the config files, even when it equals the built-in
