@@ -16,7 +16,7 @@ CARGO      ?= cargo
 
 export FLOM_SYSCONFDIR = $(SYSCONFDIR)
 
-.PHONY: all build check test bench install uninstall clean
+.PHONY: all build check test bench install uninstall clean fuzz soak
 
 all: build
 
@@ -51,3 +51,16 @@ uninstall:
 
 clean:
 	$(CARGO) clean
+
+# ---------------------------------------------------------------- reliability
+# make fuzz   every AFL++ target for FUZZ_SECONDS each (default 60), corpora
+#             seeded from ../shared/vectors (FUZZ_VECTORS); fails on a finding
+# make soak   the chaos soak for SOAK_SECONDS (default 300) against one daemon
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 300
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh
+
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --test soak -- --nocapture
