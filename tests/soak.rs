@@ -672,3 +672,63 @@ fn chaos_soak() {
     let failures = sh.failures.lock().unwrap();
     assert!(failures.is_empty(), "{} soak failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// The checker itself: logs with an incompatible overlap, a duplicate
+/// sequence number, an over-capacity numeric entry and a reissued
+/// committed number are each reported; a clean log is not.
+#[test]
+fn checker_reports_each_kind_of_violation() {
+    let env = Env::new("soak-checker");
+    let sh = Shared {
+        dir: env.dir.to_string_lossy().into_owned(),
+        sock: env.sock.clone(),
+        stop: AtomicBool::new(false),
+        clients: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
+        failures: Mutex::new(Vec::new()),
+        stats: Stats::default(),
+    };
+    let client = |kind, mode, quantity, path: &str, code| ClientInfo {
+        kind,
+        mode,
+        quantity,
+        path: path.to_string(),
+        killed: false,
+        code: Some(Some(code)),
+    };
+    let mut clients = sh.clients.lock().unwrap();
+    clients.insert(1, client(Kind::Simple, LockMode::Exclusive, 1, "s", 0));
+    clients.insert(2, client(Kind::Simple, LockMode::ProtectedRead, 1, "s", 0));
+    clients.insert(3, client(Kind::Hier, LockMode::ProtectedRead, 1, "/soak/a", 0));
+    clients.insert(4, client(Kind::Hier, LockMode::ProtectedWrite, 1, "/soak/a/b", 0));
+    clients.insert(5, client(Kind::Hier, LockMode::Exclusive, 1, "/soak/c", 0));
+    clients.insert(6, client(Kind::Seq, LockMode::Exclusive, 1, "q", 0));
+    clients.insert(7, client(Kind::Seq, LockMode::Exclusive, 1, "q", 0));
+    clients.insert(8, client(Kind::Numeric, LockMode::Exclusive, 2, "n", 0));
+    clients.insert(9, client(Kind::Numeric, LockMode::Exclusive, 2, "n", 0));
+    clients.insert(10, client(Kind::SeqTx, LockMode::Exclusive, 1, "t", 0));
+    clients.insert(11, client(Kind::SeqTx, LockMode::Exclusive, 1, "t", 0));
+    drop(clients);
+    let cases: &[(Kind, &str, usize)] = &[
+        (Kind::Simple, "E 1 \nX 1\nE 2 \nX 2\n", 0),
+        (Kind::Simple, "E 1 \nE 2 \nX 1\nX 2\n", 1),
+        (Kind::Simple, "E 1 \nK 1\nE 2 \nX 2\n", 0),
+        (Kind::Hier, "E 3 \nE 5 \nX 3\nX 5\n", 0),
+        (Kind::Hier, "E 3 \nE 4 \nX 3\nX 4\n", 1),
+        (Kind::Seq, "E 6 1\nX 6\nE 7 1\nX 7\n", 1),
+        (Kind::Numeric, "E 8 \nE 9 \nX 8\nX 9\n", 1),
+        (Kind::SeqTx, "E 10 1\nX 10\nE 11 1\nX 11\n", 1),
+    ];
+    for (kind, log, want) in cases {
+        let _ = std::fs::remove_file(sh.log_path(*kind));
+        std::fs::write(sh.log_path(*kind), log).unwrap();
+        sh.failures.lock().unwrap().clear();
+        check_log(&sh, *kind, &mut LogState::default());
+        if *kind == Kind::SeqTx {
+            sh.failures.lock().unwrap().clear();
+            final_transactional_pass(&sh);
+        }
+        let got = sh.failures.lock().unwrap().len();
+        assert_eq!(got, *want, "{kind:?} log {log:?}: {:?}", sh.failures.lock().unwrap());
+    }
+}
