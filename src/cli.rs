@@ -494,6 +494,7 @@ pub fn help_text() -> String {
         "\nThe command runs while the resource is locked; its exit status is flom's.\n\
          Put the command after -- when it has options of its own.\n",
     );
+    out.push_str(&crate::help_sections::help_epilogue());
     out
 }
 

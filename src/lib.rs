@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod debug_feature;
 pub mod exec;
+pub mod help_sections;
 pub mod locker;
 pub mod net;
 pub mod poller;
