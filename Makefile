@@ -4,6 +4,8 @@
 #   make install         install the binary, the man pages flom(1) and flom.conf(5),
 #                        the bash, zsh and fish completions and the sample config
 #   make uninstall       remove what make install installed
+#   make fuzz            AFL++ fuzzing, FUZZ_SECONDS per target (fuzz/README.md)
+#   make soak            the chaos soak for SOAK_SECONDS (default 300)
 #   make vendor          copy every dependency's source into vendor/ and point
 #                        cargo at it (.cargo/config.toml), for offline builds
 #
