@@ -67,12 +67,14 @@ for t in $FUZZ_TARGETS; do
     # Keep the new inputs for the next run; keep findings for promotion to
     # regressions/ (a unit test replays each).
     for f in "$out"/default/queue/id:*; do
-        [ -f "$f" ] && cp "$f" "corpus/$t/$(sha1sum < "$f" | cut -c1-16)"
+        [ -f "$f" ] || continue
+        case "$f" in *,orig:*) continue ;; esac # a seed already in the corpus
+        cp "$f" "corpus/$t/$(sha1sum < "$f" | cut -c1-16)"
     done
     if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then
         mkdir -p "findings/$t"
         for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
-            [ -f "$f" ] && cp "$f" "findings/$t/$(sha1sum < "$f" | cut -c1-16)"
+            if [ -f "$f" ]; then cp "$f" "findings/$t/$(sha1sum < "$f" | cut -c1-16)"; fi
         done
         echo "fuzz: $t: $crashes crash(es), $hangs hang(s) kept in fuzz/findings/$t/" >&2
         status=1
