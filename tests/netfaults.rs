@@ -9,9 +9,10 @@
 //! the delay part is skipped with a message. Without either, or without
 //! root, the tests skip saying why.
 
-mod netns;
+mod common;
 
-use netns::*;
+use common::netns::*;
+use common::{lines as log_lines, release, skip, wait_line, Bg};
 use std::time::{Duration, Instant};
 
 /// How faults are injected on a host.
@@ -24,12 +25,12 @@ enum Tool {
 /// Finds the fault tool this kernel offers, trying it on `host`.
 fn fault_tool(test: &str, host: &Host) -> Option<Tool> {
     let netem = host.exec("tc", &["qdisc", "add", "dev", host.iface, "root", "netem", "delay", "1ms"]);
-    if netem.code == 0 {
+    if netem.code() == Some(0) {
         host.exec("tc", &["qdisc", "del", "dev", host.iface, "root"]);
         return Some(Tool::Netem);
     }
     let nft = host.exec("nft", &["add", "table", "inet", "flomt"]);
-    if nft.code == 0 {
+    if nft.code() == Some(0) {
         host.exec("nft", &["delete", "table", "inet", "flomt"]);
         eprintln!("NOTE {test}: no sch_netem in this kernel ({}); using nftables drop rules, delay not tested", netem.stderr.trim());
         return Some(Tool::Nft);
@@ -68,7 +69,7 @@ fn nft_drop(host: &Host, loss: u32, udp_only: bool, outgoing: bool) {
         ));
     }
     rules.push_str("}\n");
-    let file = format!("{}/nft-{}", std::env::temp_dir().display(), host.ns);
+    let file = format!("{}/nft-{}", std::env::temp_dir().display(), host.ns.name);
     std::fs::write(&file, rules).unwrap();
     host.exec("nft", &["-f", &file]).expect_code(0);
     let _ = std::fs::remove_file(&file);
@@ -163,7 +164,7 @@ fn holder_host_cut_off_lock_freed_within_keepalive_bound() {
     let tcp = ["-a", A_V4, "-p", port, "-d", "0"];
     let script = format!("echo B-holding >> {log}; cat {fifo} >/dev/null; echo B-end >> {log}");
     let _holder = net.b.spawn(&args(&[&tcp, &["--", "sh", "-c", &script]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "B-holding");
     let mut waiter = net
         .a
         .spawn(&args(&[&tcp, &["-o", "20000", "--", "sh", "-c", &format!("echo A-run >> {log}")]]));
@@ -171,7 +172,7 @@ fn holder_host_cut_off_lock_freed_within_keepalive_bound() {
 
     let cut = Instant::now();
     cut_off(tool, &net.b);
-    wait_log_line(&log, "A-run");
+    wait_line(&log, "A-run");
     let freed = cut.elapsed();
     let out = waiter.wait(CMD_BOUND);
     out.expect_code(0);
@@ -203,14 +204,14 @@ fn loss_and_delay_on_the_client_link() {
     let tcp = ["-a", A_V4, "-p", port, "-d", "0", "-o", "60000"];
     let script = format!("echo E >> {log}; sleep 0.05; echo X >> {log}");
     let started = Instant::now();
-    let clients: Vec<Proc> = (0..12)
+    let clients: Vec<Bg> = (0..12)
         .map(|_| net.b.spawn(&args(&[&tcp, &["--", "sh", "-c", &script]])))
         .collect();
     let mut times = Vec::new();
-    for c in clients {
+    for mut c in clients {
         let out = c.wait(Duration::from_secs(60));
         out.expect_code(0);
-        assert_eq!(out.stderr, "", "stderr of {}", out.desc);
+        assert_eq!(out.stderr, "", "stderr of {}", out.label);
         times.push(out.elapsed);
     }
     let all = started.elapsed();
@@ -265,9 +266,9 @@ fn daemon_host_vanishes_while_clients_wait() {
         format!("echo {who}-holding >> {log}; cat {fifo} >/dev/null; echo {who}-end >> {log}")
     };
     let _holder_a = net.a.spawn(&args(&[&tcp, &["-r", "shared", "--", "sh", "-c", &script("A", &hold_a)]]));
-    wait_log_line(&log, "A-holding");
-    let holder_b = net.b.spawn(&args(&[&tcp, &["-r", "other", "--", "sh", "-c", &script("B", &hold_b)]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "A-holding");
+    let mut holder_b = net.b.spawn(&args(&[&tcp, &["-r", "other", "--", "sh", "-c", &script("B", &hold_b)]]));
+    wait_line(&log, "B-holding");
     let mut waiters = Vec::new();
     for _ in 0..3 {
         let mut w = net
@@ -279,7 +280,7 @@ fn daemon_host_vanishes_while_clients_wait() {
     let cut = Instant::now();
     cut_off(tool, &net.a);
     let timeout_msg = "The lock was not obtained because timeout (4000 milliseconds) expired\n";
-    for w in waiters {
+    for mut w in waiters {
         let out = w.wait(CMD_BOUND);
         out.expect_code(98);
         assert_eq!(out.stderr, timeout_msg);
@@ -292,7 +293,7 @@ fn daemon_host_vanishes_while_clients_wait() {
     }
     let waited = cut.elapsed();
     // The holder of the vanished daemon finishes when its command does.
-    release_fifo(&hold_b);
+    release(&hold_b);
     let out = holder_b.wait(CMD_BOUND);
     out.expect_code(0);
     assert_eq!(out.stderr, "");
