@@ -35,7 +35,7 @@ bin="$CARGO_TARGET_DIR/release"
 # Corpora: the seeds from the transcripts plus what earlier runs kept.
 mkdir -p corpus findings out
 if [ -d "$FUZZ_VECTORS" ]; then
-    "$bin/seeds" "$FUZZ_VECTORS" corpus
+    "$bin/seeds" "$FUZZ_VECTORS" corpus "$repo"
 else
     echo "fuzz: no transcripts at $FUZZ_VECTORS (set FUZZ_VECTORS); using the committed inputs only" >&2
 fi

@@ -18,6 +18,8 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("protocol", protocol),
     ("resource", resource),
     ("timestamp", timestamp),
+    ("ini", ini),
+    ("message_path", message_path),
 ];
 
 /// The wire protocol: framing, parsing, Base64, and the round trip of what
@@ -238,4 +240,243 @@ fn grain_rule(name: &str, micros: i64, grain: i64) {
     l.on_timer(wake, &mut grants);
     assert_eq!(grants.len(), 1, "granted at the next grain boundary");
     assert_eq!(grants[0].conn, 3);
+}
+
+/// The INI parser (key files) and what the option table makes of it: no
+/// panic; entries carry a group, a key and a line inside the text; a
+/// parsed file written out again parses to the same entries; applying the
+/// text to a configuration either works or names a line of the text; the
+/// `--verbose` dump of the result can be printed.
+pub fn ini(data: &[u8]) {
+    use flom::config::Config;
+    use flom::keyfile::{parse_decimal_i32, split_list, unescape, KeyFile};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let lines = text.split('\n').count();
+    match KeyFile::parse(text) {
+        Ok(kf) => {
+            let mut again = String::new();
+            let mut round_trip = true;
+            for e in &kf.entries {
+                assert!(e.line >= 1 && e.line <= lines, "entry line {}", e.line);
+                assert!(!e.group.is_empty() && !e.key.is_empty());
+                assert!(!e.key.contains(['[', ']', '=']) || e.key.contains('['));
+                let _ = (unescape(&e.raw), split_list(&e.raw), parse_decimal_i32(&e.raw));
+                round_trip &= !e.raw.ends_with('\r') && !e.key.starts_with('#');
+                again.push_str(&format!("[{}]\n{}={}\n", e.group, e.key, e.raw));
+            }
+            if round_trip {
+                let kf2 = KeyFile::parse(&again).expect("a written-out key file parses");
+                let strip = |k: &KeyFile| -> Vec<(String, String, String)> {
+                    k.entries
+                        .iter()
+                        .map(|e| (e.group.clone(), e.key.clone(), e.raw.clone()))
+                        .collect()
+                };
+                assert_eq!(strip(&kf2), strip(&kf), "key file round trip");
+            }
+        }
+        Err(e) => assert!(e.line >= 1 && e.line <= lines && !e.message.is_empty()),
+    }
+    let mut config = Config::default();
+    let mut warnings = Vec::new();
+    match config.apply_str(text, std::path::Path::new("fuzz.conf"), &mut warnings) {
+        Ok(()) => {
+            for s in flom::options::SETTINGS.iter() {
+                let _ = s.dump_line(&config);
+            }
+        }
+        Err(e) => assert!(e.line.map_or(true, |l| l >= 1 && l <= lines)),
+    }
+}
+
+/// The daemon's whole message path without sockets: bytes from up to 8
+/// connections are framed, parsed and routed into the lock store, and the
+/// store's actions are carried out as the event loop does. Checked: no
+/// panic; answers only go to open connections that have not been
+/// half-closed, the first with step 16 and later ones step 24; when every
+/// client has left and time has passed, the store is empty (nothing stuck).
+///
+/// The input is a list of operations; the low 3 bits of an operation byte
+/// pick the connection, the next 3 bits what happens (raw bytes, a lock
+/// request, an unlock, the client closes, time passes, a management
+/// request, a new client).
+pub fn message_path(data: &[u8]) {
+    use flom::daemon::{route, Control, Phase};
+    use flom::protocol::{encode_management, encode_unlock, DAEMON_MAX_MESSAGE};
+    use flom::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const NAMES: [&str; 8] = [
+        "a", "p[2]", "r.g", "/h/x", "/h", "_s_q[1]", "_S_t[2]", "_t_%s#fff[1]",
+    ];
+    #[derive(Default)]
+    struct Conn {
+        open: bool,
+        half_closed: bool,
+        phase: Option<Phase>,
+        buf: Vec<u8>,
+        answers: u32,
+    }
+    struct Loop {
+        store: MemoryStore,
+        conns: Vec<Conn>,
+        timers: Vec<std::time::Instant>,
+        now: Now,
+        actions: Vec<Action>,
+    }
+    impl Loop {
+        fn apply(&mut self) {
+            while !self.actions.is_empty() {
+                let batch = std::mem::take(&mut self.actions);
+                for a in batch {
+                    match a {
+                        Action::Answer { conn, step, .. } => {
+                            let c = &mut self.conns[conn as usize];
+                            assert!(c.open, "answer to closed connection {conn}");
+                            assert!(!c.half_closed, "answer after half-close on {conn}");
+                            let want = if c.answers == 0 { 16 } else { 24 };
+                            assert_eq!(step, want, "answer {} of connection {conn}", c.answers);
+                            c.answers += 1;
+                        }
+                        Action::ArmTimer { at } => self.timers.push(at),
+                        Action::HalfClose { conn } => self.conns[conn as usize].half_closed = true,
+                        Action::Close { conn } => self.close(conn as usize),
+                    }
+                }
+            }
+        }
+        fn close(&mut self, id: usize) {
+            if self.conns[id].open {
+                self.conns[id] = Conn::default();
+                self.store.disconnect(id as u32, self.now, &mut self.actions);
+            }
+        }
+        fn deliver(&mut self, id: usize, bytes: &[u8]) {
+            if !self.conns[id].open {
+                return;
+            }
+            self.conns[id].buf.extend_from_slice(bytes);
+            loop {
+                let c = &mut self.conns[id];
+                if !c.open {
+                    return;
+                }
+                let Some(end) = find_message_end(&c.buf, 0) else {
+                    if c.buf.len() > DAEMON_MAX_MESSAGE {
+                        self.close(id);
+                        self.apply();
+                    }
+                    return;
+                };
+                let parsed = parse_message(&c.buf[..end]);
+                c.buf.drain(..end);
+                let Ok(msg) = parsed else {
+                    self.close(id);
+                    self.apply();
+                    return;
+                };
+                let name = || String::from("fuzz");
+                let client = Client { conn: id as u32, uid: id as u64 + 100, peer_name: &name };
+                let phase = c.phase.get_or_insert(Phase::New);
+                let control = route(&mut self.store, client, phase, msg, self.now, &mut self.actions);
+                let _ = matches!(control, Control::Shutdown { .. });
+                self.apply();
+            }
+        }
+        fn pass(&mut self, d: Duration) {
+            self.now.instant += d;
+            self.now.wall += d;
+            for _ in 0..64 {
+                let due: Vec<_> = self.timers.iter().filter(|&&t| t <= self.now.instant).copied().collect();
+                if due.is_empty() {
+                    return;
+                }
+                self.timers.retain(|&t| t > self.now.instant);
+                self.store.timer(self.now, &mut self.actions);
+                self.apply();
+            }
+        }
+    }
+
+    let start = Now {
+        instant: std::time::Instant::now(),
+        wall: UNIX_EPOCH + Duration::from_secs(1_795_340_691),
+    };
+    let mut l = Loop {
+        store: MemoryStore::new(Uids::default(), None, start),
+        conns: (0..8).map(|_| Conn { open: true, ..Conn::default() }).collect(),
+        timers: Vec::new(),
+        now: start,
+        actions: Vec::new(),
+    };
+    let mut i = 0;
+    let byte = |i: &mut usize| -> u8 {
+        let b = data.get(*i).copied().unwrap_or(0);
+        *i += 1;
+        b
+    };
+    while i < data.len() {
+        let op = byte(&mut i);
+        let id = usize::from(op & 7);
+        let mut msg = String::new();
+        match (op >> 3) & 7 {
+            0 => {
+                let len = usize::from(byte(&mut i));
+                let end = (i + len).min(data.len());
+                let chunk = data[i.min(end)..end].to_vec();
+                i = end;
+                l.deliver(id, &chunk);
+                continue;
+            }
+            1 => {
+                let (a, b) = (byte(&mut i), byte(&mut i));
+                encode_lock_request(
+                    &mut msg,
+                    &LockRequestArgs {
+                        peerid: "fuzz",
+                        name: NAMES[usize::from(a & 7)],
+                        mode: (a >> 3) % 6,
+                        wait: a & 0x40 != 0,
+                        quantity: i64::from(b & 3),
+                        create: a & 0x80 == 0,
+                        lifespan: i64::from(b >> 2) * 100,
+                    },
+                );
+            }
+            2 => {
+                let a = byte(&mut i);
+                encode_unlock(&mut msg, NAMES[usize::from(a & 7)], a & 8 != 0);
+            }
+            3 => {
+                l.close(id);
+                l.apply();
+                continue;
+            }
+            4 => {
+                let ms = u64::from(byte(&mut i)) * 20;
+                l.pass(Duration::from_millis(ms));
+                continue;
+            }
+            5 => encode_management(&mut msg, "fuzz", op & 0x40 != 0),
+            _ => {
+                if !l.conns[id].open {
+                    l.conns[id].open = true;
+                }
+                continue;
+            }
+        }
+        l.deliver(id, msg.as_bytes());
+    }
+    // Every client leaves; the lockers' idle lives run out.
+    for id in 0..8 {
+        l.close(id);
+        l.apply();
+    }
+    for _ in 0..8 {
+        l.pass(Duration::from_secs(3600));
+    }
+    l.pass(Duration::from_secs(3600 * 24 * 30));
+    assert!(l.store.is_empty(), "resources left after every client left");
 }

@@ -2,7 +2,9 @@
 //! `seeds VECTORS_DIR OUT_DIR` creates `OUT_DIR/<target>/` with one file
 //! per distinct input (every wire message; every resource name those
 //! messages carry, plus the grammar examples of the spec; every timestamp
-//! format, prefixed with an instant).
+//! format, prefixed with an instant; each transcript's client side as
+//! message-path operations; key files from the sample configuration of
+//! REPOSITORY and a few edge cases).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -56,14 +58,15 @@ fn write_all(dir: &Path, inputs: &BTreeSet<Vec<u8>>) -> std::io::Result<()> {
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
-        eprintln!("usage: seeds VECTORS_DIR OUT_DIR");
+    if args.len() != 3 && args.len() != 4 {
+        eprintln!("usage: seeds VECTORS_DIR OUT_DIR [REPOSITORY]");
         std::process::exit(2);
     }
     let (vectors, out) = (Path::new(&args[1]), Path::new(&args[2]));
     let mut messages = BTreeSet::new();
     let mut names: BTreeSet<Vec<u8>> =
         GRAMMAR_EXAMPLES.iter().map(|n| n.as_bytes().to_vec()).collect();
+    let mut paths = BTreeSet::new();
     let mut entries: Vec<_> = fs::read_dir(vectors)?.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -71,6 +74,26 @@ fn main() -> std::io::Result<()> {
             continue;
         }
         let text = fs::read_to_string(&path)?;
+        // The message path: each transcript's client bytes and closes as
+        // operations (connection number modulo 8).
+        let mut ops = Vec::new();
+        let mut conn = 0u8;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# conn ") {
+                conn = rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse::<u32>().ok()).map_or(0, |n| (n % 8) as u8);
+            } else if line.starts_with("# close by client") {
+                ops.push(3 << 3 | conn);
+            } else if let Some(bytes) = line.strip_prefix("C> ") {
+                for chunk in unescape(bytes).chunks(255) {
+                    ops.push(conn);
+                    ops.push(chunk.len() as u8);
+                    ops.extend_from_slice(chunk);
+                }
+            }
+        }
+        if !ops.is_empty() {
+            paths.insert(ops);
+        }
         for line in text.lines() {
             let Some(bytes) = ["C> ", "S> ", "U> ", "U< "]
                 .iter()
@@ -103,11 +126,30 @@ fn main() -> std::io::Result<()> {
     write_all(&out.join("protocol"), &messages)?;
     write_all(&out.join("resource"), &names)?;
     write_all(&out.join("timestamp"), &stamps)?;
+    write_all(&out.join("message_path"), &paths)?;
+    // The INI parser: the sample configuration and a few edge cases.
+    let mut inis: BTreeSet<Vec<u8>> = [
+        "[Resource]\nName=red.green.blue\nTimeout=-1\n",
+        "# comment\n[Daemon]\nLifespan = 5000\nSocketName=/tmp/x\\sy\n[Monitor]\nIgnoreSignal=SIGHUP;SIGTERM;\n",
+        "[Network]\nUnicastPort=28015\nDiscoveryAttempts=2\n[Trace]\nDaemonTraceFile=/tmp/t\nAppendTraceFile=yes\n",
+        "[Resource]\nName[en]=x\nLockMode=PR\nCreate=no\n",
+        "\u{feff}[TLS]\nTlsCertificate=a\r\n",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    if let Some(repo) = args.get(3) {
+        if let Ok(sample) = fs::read(Path::new(repo).join("etc/flom.conf")) {
+            inis.insert(sample);
+        }
+    }
+    write_all(&out.join("ini"), &inis)?;
     println!(
-        "seeds: {} messages, {} names, {} timestamp inputs from {}",
+        "seeds: {} messages, {} names, {} timestamp inputs, {} message paths from {}",
         messages.len(),
         names.len(),
         stamps.len(),
+        paths.len(),
         vectors.display()
     );
     Ok(())
