@@ -4,6 +4,8 @@
 #   make install         install the binary, the man pages flom(1) and flom.conf(5),
 #                        the bash, zsh and fish completions and the sample config
 #   make uninstall       remove what make install installed
+#   make fuzz            AFL++ fuzzing, FUZZ_SECONDS per target (fuzz/README.md)
+#   make soak            the chaos soak for SOAK_SECONDS (default 300)
 #   make vendor          copy every dependency's source into vendor/ and point
 #                        cargo at it (.cargo/config.toml), for offline builds
 #
@@ -63,7 +65,7 @@ FLOM_BIN          = $(CARGO_TARGET_DIR)/release/flom
 export FLOM_SYSCONFDIR = $(sysconfdir)
 MAN_SUBST = sed 's|/etc/flom\.conf|$(sysconfdir)/flom.conf|g'
 
-.PHONY: all build check test bench vendor install uninstall clean
+.PHONY: all build check test bench vendor install uninstall clean fuzz soak
 
 all: build
 
@@ -114,3 +116,16 @@ uninstall:
 
 clean:
 	$(CARGO) clean $(CARGO_FLAGS)
+
+# ---------------------------------------------------------------- reliability
+# make fuzz   every AFL++ target for FUZZ_SECONDS each (default 60), corpora
+#             seeded from ../shared/vectors (FUZZ_VECTORS); fails on a finding
+# make soak   the chaos soak for SOAK_SECONDS (default 300) against one daemon
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 300
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh
+
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release $(CARGO_FLAGS) --test soak -- --nocapture

@@ -18,6 +18,9 @@ mod process;
 mod routing;
 
 pub use process::spawn;
+// The message path without sockets, for the fuzz target of `fuzz/`.
+pub use connection::Phase;
+pub use routing::{route, Control};
 
 use crate::config::Config;
 use crate::net::{self, Keepalive, Stream};
@@ -29,7 +32,6 @@ use crate::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
 use crate::vfs::Vfs;
 use connection::{Conn, Filled, Flushed, Frame, Sent};
 use listeners::Listeners;
-use routing::Control;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
