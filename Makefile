@@ -94,7 +94,7 @@ uninstall-libflom:
 
 check-python: build
 	@test -n "$(PYTHON)" || { echo "flom: pytest is missing: install python3-pytest (apt) or pytest (pip), or set PYTHON"; exit 1; }
-	FLOM_LIBRARY=$(CURDIR)/$(CARGO_TARGET_DIR)/release/libflom.so FLOM_BIN=$(CURDIR)/$(CARGO_TARGET_DIR)/release/flom \
+	PYTHONDONTWRITEBYTECODE=1 FLOM_LIBRARY=$(CURDIR)/$(CARGO_TARGET_DIR)/release/libflom.so FLOM_BIN=$(CURDIR)/$(CARGO_TARGET_DIR)/release/flom \
 	    PYTHONPATH=$(CURDIR)/python $(PYTHON) -m pytest -q -p no:cacheprovider python/tests
 
 BENCH_CYCLES ?= 2000
