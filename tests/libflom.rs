@@ -4,7 +4,7 @@
 //! staged `flom.pc`, run against our daemon (`flom -s SOCK -d -1 -- true`):
 //! every function of the API (tests/c/api_cases.c, whose expected output is
 //! also what C FLoM 1.7.2's library prints), wire vector 18's program, the
-//! C++ wrapper, and `make uninstall`.
+//! C++ wrapper, eight threads with a handle each, and `make uninstall`.
 
 mod common;
 use common::*;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// How many tests use the shared stage; the last one to finish removes it.
-const STAGE_USERS: usize = 4;
+const STAGE_USERS: usize = 5;
 static STAGE_DONE: AtomicUsize = AtomicUsize::new(0);
 
 /// Held by a test while it uses the stage (also when it fails).
@@ -138,10 +138,11 @@ fn built_stage() -> &'static Stage {
             ("cc", "api_cases.c", "api_cases"),
             ("cc", "capi_test.c", "capi_test"),
             ("c++", "cpp_test.cc", "cpp_test"),
+            ("cc", "threads.c", "threads"),
         ] {
             ok(
                 Command::new(compiler)
-                    .args(["-Wall", "-Werror", "-o"])
+                    .args(["-Wall", "-Werror", "-pthread", "-o"])
                     .arg(bin.join(program))
                     .arg(sources.join(source))
                     .args(&cflags)
@@ -273,6 +274,17 @@ fn cpp_wrapper_locks_and_reports_like_the_c_api() {
     );
     assert!(out.status.success(), "{:?}", out);
     env.assert_free("red.blue.green");
+}
+
+#[test]
+fn one_handle_per_thread_and_a_once_per_process_initialisation() {
+    let use_ = stage();
+    let s = use_.0;
+    let env = Env::new("libflom-threads");
+    env.start_daemon();
+    let out = s.run(&env, "threads", &[&env.sock]);
+    assert_eq!(stdout(&out), "threads ok, 200 critical sections\n", "{:?}", out);
+    assert!(out.status.success() && out.stderr.is_empty(), "{:?}", out);
 }
 
 #[test]

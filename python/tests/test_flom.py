@@ -35,6 +35,16 @@ def sock():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def connections(path):
+    """Connections the daemon listening on path has: /proc/net/unix lists
+    them with the listener's path (flags other than the listening flag,
+    state connected)."""
+    with open("/proc/net/unix") as f:
+        next(f)
+        rows = [line.split() for line in f]
+    return sum(1 for r in rows if len(r) >= 8 and r[7] == path and r[3] != "00010000" and r[5] == "03")
+
+
 def test_strerror_and_constants():
     assert flom_strerror(FLOM_RC_OK) == "OK: no error"
     assert FLOM_RC_API_INVALID_SEQUENCE == -17
@@ -192,3 +202,38 @@ def test_no_daemon_is_never_started():
         assert not os.path.exists(path)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_daemon_vanishing_under_a_waiter_gives_an_error(sock):
+    holder = flom_handle_t()
+    flom_handle_init(holder)
+    flom_handle_set_socket_name(holder, sock)
+    flom_handle_set_resource_name(holder, "vanish")
+    assert flom_handle_lock(holder) == FLOM_RC_OK
+    result = []
+
+    def waiter():
+        h = flom_handle_t()
+        flom_handle_init(h)
+        flom_handle_set_socket_name(h, sock)
+        flom_handle_set_resource_name(h, "vanish")
+        result.append(flom_handle_lock(h))
+        flom_handle_unlock(h)
+        flom_handle_clean(h)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    # the waiter is queued once the daemon holds its second connection
+    deadline = time.monotonic() + 10
+    while connections(sock) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    subprocess.run([FLOM_BIN, "-s", sock, "-X"], stdout=subprocess.DEVNULL, timeout=10)
+    t.join(10)
+    assert not t.is_alive(), "the waiter hangs after the daemon exited"
+    assert result and result[0] < 0, result
+    rc = flom_handle_unlock(holder)
+    assert rc in (FLOM_RC_OK, FLOM_RC_SEND_ERROR)
+    if holder.state == FLOM_HANDLE_STATE_LOCKED:
+        assert flom_handle_clean(holder) == FLOM_RC_SEND_ERROR
+    else:
+        assert flom_handle_clean(holder) == FLOM_RC_OK
