@@ -4,10 +4,8 @@
 //! client can change underneath without touching the ABI functions.
 
 use std::ffi::c_int;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
-
-use nix::sys::socket::{send, MsgFlags};
 
 use super::errors::{RC_CONNECTION_CLOSED_BY_SERVER, RC_GETADDRINFO_ERROR, RC_LOCK_CANT_LOCK};
 use super::settings::Settings;
@@ -45,19 +43,10 @@ impl Session {
         }
     }
 
-    /// Sends without SIGPIPE: a daemon that vanished gives -130, not a
-    /// signal that kills the caller.
-    fn send_all(&mut self, mut bytes: &[u8]) -> Result<(), c_int> {
-        let fd = self.stream.as_raw_fd();
-        while !bytes.is_empty() {
-            match send(fd, bytes, MsgFlags::MSG_NOSIGNAL) {
-                Ok(0) => return Err(rc::SEND_ERROR),
-                Ok(n) => bytes = &bytes[n..],
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => return Err(rc::SEND_ERROR),
-            }
-        }
-        Ok(())
+    /// Sends everything (the stream never raises SIGPIPE: a daemon that
+    /// vanished gives -130).
+    fn send_all(&mut self, bytes: &[u8]) -> Result<(), c_int> {
+        self.stream.write_all(bytes).map_err(|_| rc::SEND_ERROR)
     }
 
     /// Reads one message; `timeout_ms` > 0 bounds the wait for it
