@@ -155,18 +155,15 @@ unsafe fn unlock(handle: *mut FlomHandleT, rollback: bool) -> c_int {
     };
     let transactional = crate::resource::is_transactional_sequence(p.settings.resource_name());
     let ignored_rollback = rollback && !transactional;
-    if state == STATE_LOCKED {
-        let Some(session) = p.conn.as_mut() else {
-            return NOT_A_HANDLE;
-        };
-        if let Err(code) = session.unlock(p.settings.resource_name(), rollback && transactional) {
-            return code;
+    if let Some(session) = p.conn.as_mut() {
+        if let Err(code) = session.release(rollback && transactional) {
+            if state == STATE_LOCKED {
+                // As C FLoM: a failed unlock leaves the handle LOCKED.
+                return code;
+            }
         }
-        (*handle).state = STATE_CONNECTED;
     }
-    if let Some(session) = p.conn.take() {
-        session.disconnect();
-    }
+    *p.conn = None;
     set_locked_element(&mut *handle, None);
     (*handle).state = STATE_DISCONNECTED;
     if ignored_rollback {

@@ -155,10 +155,8 @@ pub(crate) unsafe fn detach(h: *mut FlomHandleT) {
         .unwrap_or_else(|p| p.into_inner())
         .remove(&(hr.config as usize));
     drop(Box::from_raw(hr.config as *mut Settings));
-    let conn = Box::from_raw(hr.conn as *mut ConnSlot);
-    if let Some(session) = *conn {
-        session.disconnect();
-    }
+    // Dropping the session unlocks and disconnects.
+    drop(Box::from_raw(hr.conn as *mut ConnSlot));
     set_locked_element(hr, None);
     hr.config = std::ptr::null_mut();
     hr.conn = std::ptr::null_mut();
