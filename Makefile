@@ -72,7 +72,7 @@ build:
 
 check test:
 	$(CARGO) build --release $(CARGO_FLAGS)
-	$(CARGO) test --release $(CARGO_FLAGS) -- --test-threads=4
+	$(CARGO) test --profile test-release $(CARGO_FLAGS) -- --test-threads=4
 
 # Short default benchmark set against a fresh daemon on a private socket;
 # prints a table and the issue-6 targets. BENCH_ARGS adds flom-bench options.

@@ -649,6 +649,10 @@ fn hierarchical_lock_of_a_killed_client_is_released() {
     env.assert_busy("/a/x");
     a.bg.signal(libc::SIGKILL);
     a.bg.wait_status(T);
+    // The client is gone; the daemon releases when it handles the hang-up.
+    wait_until(T, "the daemon to close the killed holder's connection", || {
+        conn_count(&env.sock) == 0
+    });
     env.assert_free("/a/x");
     env.assert_free("/a");
 }
