@@ -33,9 +33,26 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/` of this build, from the binary under test.
-fn target_dir() -> PathBuf {
-    Path::new(BIN).parent().and_then(Path::parent).expect("target dir").to_path_buf()
+/// The built `libflom.so`: beside the binary under test, else the release
+/// build's (`make check` builds both).
+fn built_library() -> PathBuf {
+    let beside = Path::new(BIN).with_file_name("libflom.so");
+    let release = repo().join("target/release/libflom.so");
+    [beside, release]
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("libflom.so is not built: run cargo build --release")
+}
+
+/// A cargo target dir for `make install`: `release/` holds the binary under
+/// test and the built library.
+fn fake_target(root: &Path) -> PathBuf {
+    let target = root.join("cargo-target");
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::create_dir_all(target.join("release")).unwrap();
+    std::os::unix::fs::symlink(BIN, target.join("release/flom")).unwrap();
+    std::os::unix::fs::symlink(built_library(), target.join("release/libflom.so")).unwrap();
+    target
 }
 
 fn ok(out: Output, what: &str) -> Output {
@@ -49,14 +66,15 @@ fn ok(out: Output, what: &str) -> Output {
     out
 }
 
-/// `make install` (build taken as done) into `stage` with PREFIX=/usr.
+/// `make GOAL` (build taken as done) into `stage` with PREFIX=/usr.
 fn make(stage: &Path, goal: &str) -> Output {
+    let target = fake_target(stage);
     Command::new("make")
         .current_dir(repo())
         .args(["-s", "-o", "build", goal])
         .arg(format!("DESTDIR={}", stage.display()))
         .arg("PREFIX=/usr")
-        .arg(format!("CARGO_TARGET_DIR={}", target_dir().display()))
+        .arg(format!("CARGO_TARGET_DIR={}", target.display()))
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")
         .output()

@@ -59,7 +59,13 @@ fn fake_target(env: &Env) -> String {
     let target = env.path("target");
     std::fs::create_dir_all(format!("{target}/release")).unwrap();
     std::os::unix::fs::symlink(BIN, format!("{target}/release/flom")).unwrap();
-    let lib = Path::new(BIN).with_file_name("libflom.so");
+    let lib = [
+        Path::new(BIN).with_file_name("libflom.so"),
+        Path::new(SRC).join("target/release/libflom.so"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .expect("libflom.so is not built: run cargo build --release");
     std::os::unix::fs::symlink(lib, format!("{target}/release/libflom.so")).unwrap();
     target
 }
