@@ -13,8 +13,8 @@
 # wins when both are given:
 #   prefix (PREFIX) = /usr/local      exec_prefix = $(prefix)
 #   bindir (BINDIR) = $(exec_prefix)/bin
-#   libdir (LIBDIR) = $(exec_prefix)/lib     nothing is installed there yet
-#   includedir (INCLUDEDIR) = $(prefix)/include   nothing is installed there yet
+#   libdir (LIBDIR) = $(exec_prefix)/lib     libflom.so.0 and pkgconfig/flom.pc
+#   includedir (INCLUDEDIR) = $(prefix)/include   the C and C++ headers of libflom
 #   datarootdir = $(prefix)/share     datadir (DATADIR) = $(datarootdir)
 #   mandir (MANDIR) = $(datarootdir)/man     docdir (DOCDIR) = $(datarootdir)/doc/flom
 #   sysconfdir (SYSCONFDIR) = /etc    where flom reads flom.conf: compiled into
@@ -129,3 +129,51 @@ fuzz:
 
 soak:
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release $(CARGO_FLAGS) --test soak -- --nocapture
+
+# ---------------------------------------------------------------------------
+# libflom: the C API as libflom.so.0 (built by cargo as a cdylib), its C and
+# C++ headers, flom.pc, and the Python package's tests.
+#   make install          also installs $(libdir)/libflom.so.0.2.0 with the
+#                         links libflom.so.0 and libflom.so, the headers under
+#                         $(includedir), $(libdir)/pkgconfig/flom.pc
+#   make check            also runs the Python package's pytest tests
+#   make bench-capi       lock/unlock cycles through the C API (BENCH_CYCLES),
+#                         with C FLoM's library too when CFLOM_LIBDIR names it
+PYTHON     ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import pytest' 2>/dev/null && { echo $$p; break; }; done)
+LIBFLOM_SO       = libflom.so.0.2.0
+LIBFLOM_HEADERS  = flom.h flom_errors.h flom_handle.h flom_types.h flom.hh FlomHandle.hh
+
+.PHONY: install-libflom uninstall-libflom check-python bench-capi
+install: install-libflom
+uninstall: uninstall-libflom
+check: check-python
+
+install-libflom: build
+	install -d $(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(includedir)
+	install -m 0755 $(CARGO_TARGET_DIR)/release/libflom.so $(DESTDIR)$(libdir)/$(LIBFLOM_SO)
+	ln -sf $(LIBFLOM_SO) $(DESTDIR)$(libdir)/libflom.so.0
+	ln -sf libflom.so.0 $(DESTDIR)$(libdir)/libflom.so
+	for h in $(LIBFLOM_HEADERS); do install -m 0644 include/$$h $(DESTDIR)$(includedir)/$$h || exit 1; done
+	sed -e 's|@prefix@|$(prefix)|' -e 's|@libdir@|$(libdir)|' -e 's|@includedir@|$(includedir)|' \
+	    -e "s|@version@|$$(sed -n 's/^version = \"\(.*\)\"/\1/p' Cargo.toml | head -1)|" \
+	    flom.pc.in > $(DESTDIR)$(libdir)/pkgconfig/flom.pc
+	chmod 0644 $(DESTDIR)$(libdir)/pkgconfig/flom.pc
+
+uninstall-libflom:
+	rm -f $(DESTDIR)$(libdir)/$(LIBFLOM_SO) $(DESTDIR)$(libdir)/libflom.so.0 $(DESTDIR)$(libdir)/libflom.so
+	rm -f $(DESTDIR)$(libdir)/pkgconfig/flom.pc
+	for h in $(LIBFLOM_HEADERS); do rm -f $(DESTDIR)$(includedir)/$$h; done
+
+check-python: build
+	@test -n "$(PYTHON)" || { echo "flom: pytest is missing: install python3-pytest (apt) or pytest (pip), or set PYTHON"; exit 1; }
+	PYTHONDONTWRITEBYTECODE=1 FLOM_LIBRARY=$(CURDIR)/$(CARGO_TARGET_DIR)/release/libflom.so FLOM_BIN=$(CURDIR)/$(CARGO_TARGET_DIR)/release/flom \
+	    PYTHONPATH=$(CURDIR)/python $(PYTHON) -m pytest -q -p no:cacheprovider python/tests
+
+BENCH_CYCLES ?= 2000
+bench-capi: build
+	@d=$$(mktemp -d /tmp/flom-bench-capi.XXXXXX); \
+	cc -O2 -Iinclude -o $$d/capi_bench tests/c/capi_bench.c -ldl && \
+	./$(CARGO_TARGET_DIR)/release/flom -s $$d/s -d -1 -- true && \
+	$$d/capi_bench $$d/s $(BENCH_CYCLES) $(CURDIR)/$(CARGO_TARGET_DIR)/release/libflom.so \
+	    $(if $(CFLOM_LIBDIR),$(CFLOM_LIBDIR)/libflom.so.0); rc=$$?; \
+	./$(CARGO_TARGET_DIR)/release/flom -s $$d/s -X >/dev/null; rm -rf $$d; exit $$rc

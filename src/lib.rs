@@ -1,6 +1,8 @@
 //! FLoM, the Free LOck Manager: library part of the `flom` command (shared by
-//! the command, its daemon and the benchmark tool).
+//! the command, its daemon and the benchmark tool) and of `libflom.so.0`,
+//! the C API (`capi`).
 
+pub mod capi;
 pub mod cli;
 pub mod client;
 pub mod config;

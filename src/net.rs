@@ -57,11 +57,12 @@ impl Read for Stream {
 }
 
 impl Write for Stream {
+    /// `send(MSG_NOSIGNAL)`: a peer that went away gives EPIPE, never a
+    /// SIGPIPE (which would kill a program using libflom).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
-        }
+        use nix::sys::socket::{send, MsgFlags};
+        send(self.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL)
+            .map_err(|e| io::Error::from_raw_os_error(e as i32))
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

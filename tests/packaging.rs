@@ -59,6 +59,14 @@ fn fake_target(env: &Env) -> String {
     let target = env.path("target");
     std::fs::create_dir_all(format!("{target}/release")).unwrap();
     std::os::unix::fs::symlink(BIN, format!("{target}/release/flom")).unwrap();
+    let lib = [
+        Path::new(BIN).with_file_name("libflom.so"),
+        Path::new(SRC).join("target/release/libflom.so"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .expect("libflom.so is not built: run cargo build --release");
+    std::os::unix::fs::symlink(lib, format!("{target}/release/libflom.so")).unwrap();
     target
 }
 
@@ -220,6 +228,16 @@ fn install_with_gnu_variables_then_uninstall() {
         "usr/share/doc/flom/flom.conf",
         "usr/share/doc/flom/README.md",
         "usr/share/doc/flom/COPYING",
+        "usr/lib/libflom.so.0.2.0",
+        "usr/lib/libflom.so.0",
+        "usr/lib/libflom.so",
+        "usr/lib/pkgconfig/flom.pc",
+        "usr/include/flom.h",
+        "usr/include/flom_errors.h",
+        "usr/include/flom_handle.h",
+        "usr/include/flom_types.h",
+        "usr/include/flom.hh",
+        "usr/include/FlomHandle.hh",
     ]
     .iter()
     .map(|s| s.to_string())

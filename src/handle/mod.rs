@@ -61,7 +61,22 @@ pub enum Rollback {
     NotTransactional,
 }
 
-/// A client of the FLoM daemon.
+/// A client of the FLoM daemon: the Rust form of C libflom's handle, used by
+/// the `flom` command and, through the C ABI of `capi`, by `libflom.so.0`.
+///
+/// ```no_run
+/// use flom::config::Config;
+/// use flom::handle::FlomHandle;
+///
+/// let mut config = Config::load().expect("flom configuration");
+/// config.socket_name = Some("/tmp/my-flom.sock".to_string());
+/// let mut handle = FlomHandle::new(config); // never starts a daemon by default
+/// handle.set_resource_name("red.green.blue")?;
+/// let element = handle.lock()?.map(str::to_owned);
+/// println!("holding {}", element.as_deref().unwrap_or("the lock"));
+/// handle.unlock()?;
+/// # Ok::<(), flom::error::FlomError>(())
+/// ```
 pub struct FlomHandle {
     config: Config,
     auto_start: bool,
