@@ -16,5 +16,6 @@ pub mod resource;
 pub mod slab;
 pub mod status;
 pub mod syslog;
+pub mod tls;
 pub mod trace;
 pub mod vfs;
