@@ -16,11 +16,7 @@ const RECEIVE_WAIT: Duration = Duration::from_secs(5);
 const MAX_ID: usize = 1024;
 
 fn context(config: &Config, role: Role, feature: &str) -> Result<TlsContext, String> {
-    let Some(files) = TlsFiles::from_options(
-        config.tls_certificate.as_deref(),
-        config.tls_private_key.as_deref(),
-        config.tls_ca_certificate.as_deref(),
-    ) else {
+    let Some(files) = super::files_of(config) else {
         return Err(format!(
             "flom: the {feature} debug feature needs TLS: give --tls-certificate, --tls-private-key and --tls-ca-certificate"
         ));

@@ -9,12 +9,14 @@
 pub mod debug;
 pub mod diagnose;
 pub mod stream;
+pub mod transport;
 #[cfg(test)]
 pub mod test_pki;
 #[cfg(test)]
 mod tests;
 
 pub use stream::{Handshake, Progress, TlsStream};
+pub use transport::Transport;
 
 use openssl::asn1::Asn1Time;
 use openssl::nid::Nid;
@@ -326,6 +328,26 @@ impl TlsContext {
     pub(crate) fn ssl_context(&self) -> &SslContext {
         &self.ctx
     }
+}
+
+/// The TLS files of a configuration, when all three are set.
+pub fn files_of(config: &crate::config::Config) -> Option<TlsFiles> {
+    TlsFiles::from_options(
+        config.tls_certificate.as_deref(),
+        config.tls_private_key.as_deref(),
+        config.tls_ca_certificate.as_deref(),
+    )
+}
+
+/// The context of `role` for a configuration: None when TLS is off for this
+/// side, an error naming the bad file otherwise.
+pub fn context_of(
+    config: &crate::config::Config,
+    role: Role,
+) -> Result<Option<TlsContext>, TlsError> {
+    files_of(config)
+        .map(|f| TlsContext::new(role, &f))
+        .transpose()
 }
 
 /// The subject CN of a certificate, if it has one.
