@@ -126,9 +126,13 @@ impl Handshake {
             return Err(TlsError::new(
                 self.fail_code(),
                 format!(
-                    "flom: the TLS handshake with {} did not finish within {} s",
+                    "flom: the TLS handshake with {} did not finish within {} s{}",
                     self.role.peer(),
-                    super::HANDSHAKE_TIMEOUT.as_secs()
+                    super::HANDSHAKE_TIMEOUT.as_secs(),
+                    match self.role {
+                        Role::Client => ": does the daemon run without TLS? (configure the three TLS files on both sides, or on neither)",
+                        Role::Server => "",
+                    }
                 ),
             ));
         }

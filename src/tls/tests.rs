@@ -238,3 +238,38 @@ fn tls_return_code_texts() {
     );
     assert_eq!(code::text(-1), None);
 }
+
+/// Live heap of an established daemon-side connection (run by hand with
+/// `--ignored --nocapture`): OpenSSL 3.0 keeps ~15 KB per SSL object, plus
+/// the peer's certificate.
+#[test]
+#[ignore]
+fn measure_live_heap_per_server_connection() {
+    let p = pki();
+    let client = ctx(Role::Client, &p.peer1, &p.ca1);
+    let server = ctx(Role::Server, &p.peer2, &p.ca1);
+    let live = || unsafe { libc::mallinfo2().uordblks };
+    let mut servers = Vec::new();
+    let mut clients = Vec::new();
+    let _ = handshake_pair(&client, &server);
+    let before = live();
+    for _ in 0..200 {
+        let (c, s) = handshake_pair(&client, &server);
+        clients.push(c.unwrap());
+        servers.push(s.unwrap());
+    }
+    let both = live();
+    drop(clients);
+    let after = live();
+    for s in servers.iter_mut() {
+        let mut b = [0u8; 8];
+        let _ = s.read(&mut b);
+    }
+    let after_read = live();
+    eprintln!("after a read attempt: per server side {} B", (after_read - before) / 200);
+    eprintln!(
+        "per pair {} B, per server side {} B",
+        (both - before) / 200,
+        (after - before) / 200
+    );
+}
