@@ -8,7 +8,6 @@ use crate::exec;
 use crate::net::{self, Stream};
 use crate::protocol::{self, LockRequestArgs, Message};
 use crate::rc;
-use crate::tls::{self, Role, TlsContext, TlsError, Transport};
 use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -32,22 +31,6 @@ pub struct Failure(pub i32);
 pub enum ConnectError {
     Code(i32),
     Message(String),
-    /// The TLS handshake failed: C's return code, then our sentence.
-    Tls(TlsError),
-}
-
-impl ConnectError {
-    /// Prints what failed (C's `flom_client_connect` line for a code).
-    fn report(&self) {
-        match self {
-            ConnectError::Code(code) => report("flom_client_connect", Failure(*code)),
-            ConnectError::Message(m) => eprintln!("{m}"),
-            ConnectError::Tls(e) => {
-                report("flom_client_connect", Failure(e.rc));
-                eprintln!("{}", e.message);
-            }
-        }
-    }
 }
 
 impl From<net::AddressError> for ConnectError {
@@ -67,95 +50,10 @@ fn is_absent(e: &io::Error) -> bool {
     )
 }
 
-// ------------------------------------------------------------ TLS
-
-/// The client's TLS context when the configuration turns TLS on, built
-/// before anything is connected or started (so a bad file is found before a
-/// daemon is started with it). Err: the exit status, the reason printed.
-pub fn tls_context(config: &Config) -> Result<Option<TlsContext>, i32> {
-    tls::context_of(config, Role::Client).map_err(|e| {
-        eprintln!("{}", e.message);
-        rc::ES_GENERIC_ERROR
-    })
-}
-
-/// The stream to the daemon on a connected socket: TLS (handshake done)
-/// when `tls` is given.
-fn secure(tls: Option<&TlsContext>, socket: Stream) -> Result<Transport, ConnectError> {
-    Transport::connect(tls, socket).map_err(ConnectError::Tls)
-}
-
-/// The peer-id check of the daemon's first answer (TlsCheckPeerId).
-fn check_daemon_id(config: &Config, stream: &Transport, msg: &Message) -> Result<(), Failure> {
-    if !config.tls_check_peer_id {
-        return Ok(());
-    }
-    if !stream.is_tls() {
-        return Err(Failure(tls::code::NO_TLS_CONNECTION));
-    }
-    tls::check_peer_id(Role::Client, stream.peer_cn(), msg.peerid.as_deref()).map_err(|e| {
-        pending_sentence(e.message);
-        Failure(e.rc)
-    })
-}
-
-thread_local! {
-    /// A `flom: ` sentence to print after C's `ret_cod` line.
-    static SENTENCE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-fn pending_sentence(m: String) {
-    SENTENCE.with(|s| *s.borrow_mut() = Some(m));
-}
-
-/// Explains a failed read: a TLS alert from the daemon (TLS 1.3 tells a
-/// client that its certificate was refused only then), or a TLS daemon
-/// answering a plain client.
-fn explain_read_failure(config: &Config, stream: &Transport, e: Option<&io::Error>, got: &[u8]) -> Option<i32> {
-    if stream.is_tls() {
-        let files = tls::files_of(config)?;
-        let m = tls::diagnose::stream_failure(Role::Client, &files, e?)?;
-        pending_sentence(m);
-        return Some(tls::code::SSL_READ_ERROR);
-    }
-    if tls::transport::looks_like_tls_record(got) {
-        pending_sentence(
-            "flom: the daemon speaks TLS: configure TlsCertificate, TlsPrivateKey and TlsCaCertificate as the daemon has them".to_string(),
-        );
-        return Some(rc::PROTOCOL_ERROR);
-    }
-    None
-}
-
-/// Explains a failed send on a TLS stream: the daemon may have refused our
-/// certificate and closed, its alert is still there to read.
-fn explain_send_failure(config: &Config, stream: &mut Transport) -> Option<i32> {
-    if !stream.is_tls() {
-        return None;
-    }
-    let mut b = [0u8; 64];
-    match stream.read(&mut b) {
-        Err(e) => explain_read_failure(config, stream, Some(&e), &[]),
-        Ok(_) => None,
-    }
-}
-
-// ------------------------------------------------------------ connecting
-
 /// Connects to the daemon over the configured transport (AF_UNIX socket,
-/// TCP, or multicast discovery then TCP), with TLS when `tls` is given;
-/// starts a daemon when there is none and `allow_start` and the lifespan
-/// allow it.
-pub fn connect(
-    config: &Config,
-    allow_start: bool,
-    tls: Option<&TlsContext>,
-) -> Result<Transport, ConnectError> {
-    let socket = connect_socket(config, allow_start)?;
-    secure(tls, socket)
-}
-
-fn connect_socket(config: &Config, allow_start: bool) -> Result<Stream, ConnectError> {
+/// TCP, or multicast discovery then TCP); starts a daemon when there is none
+/// and `allow_start` and the lifespan allow it.
+pub fn connect(config: &Config, allow_start: bool) -> Result<Stream, ConnectError> {
     let may_start = allow_start && config.daemon_lifespan != 0;
     if !config.uses_network() {
         return connect_local(config, may_start);
@@ -325,8 +223,7 @@ fn discover_and_connect(
 /// Reads one message (up to `</msg>`) with a per-message timeout (-1: none).
 /// Ok(None) on timeout.
 fn receive(
-    config: &Config,
-    stream: &mut Transport,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     timeout_ms: i32,
     received: &mut usize,
@@ -358,39 +255,26 @@ fn receive(
                 (d - now).as_millis().max(1) as i32
             }
         };
-        if stream.pending() == 0 {
-            match net::wait_readable(stream.as_raw_fd(), wait) {
-                Ok(true) => {}
-                Ok(false) => return Ok(None),
-                Err(_) => return Err(Failure(rc::RECV_ERROR)),
-            }
+        match net::wait_readable(stream.as_raw_fd(), wait) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(_) => return Err(Failure(rc::RECV_ERROR)),
         }
         let mut chunk = [0u8; 1024];
         match stream.read(&mut chunk) {
-            Ok(0) => {
-                let code = explain_read_failure(config, stream, None, buf);
-                return Err(Failure(code.unwrap_or(rc::RECV_ERROR)));
-            }
+            Ok(0) => return Err(Failure(rc::RECV_ERROR)),
             Ok(n) => {
                 *received += n;
                 buf.extend_from_slice(&chunk[..n]);
-                if *received == n {
-                    if let Some(code) = explain_read_failure(config, stream, None, buf) {
-                        return Err(Failure(code));
-                    }
-                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let code = explain_read_failure(config, stream, Some(&e), buf);
-                return Err(Failure(code.unwrap_or(rc::RECV_ERROR)));
-            }
+            Err(_) => return Err(Failure(rc::RECV_ERROR)),
         }
     }
 }
 
 /// Half-closes, waits (bounded) for the daemon to close, closes.
-fn graceful_disconnect(stream: Transport) {
+fn graceful_disconnect(stream: Stream) {
     let mut stream = stream;
     let _ = stream.shutdown_write();
     let deadline = Instant::now() + Duration::from_millis(DISCONNECT_WAIT_MS as u64);
@@ -412,7 +296,7 @@ fn graceful_disconnect(stream: Transport) {
 /// The result of a lock conversation.
 pub enum LockResult {
     Locked {
-        stream: Transport,
+        stream: Stream,
         element: Option<String>,
     },
     /// A lock outcome that ends flom with this exit status (message printed).
@@ -421,7 +305,7 @@ pub enum LockResult {
 
 /// Sends the lock request of `config` on `stream` and waits for the outcome.
 fn lock_on(
-    mut stream: Transport,
+    mut stream: Stream,
     config: &Config,
     peerid: &str,
 ) -> Result<LockResult, (Failure, bool)> {
@@ -440,10 +324,7 @@ fn lock_on(
         },
     );
     if stream.write_all(out.as_bytes()).is_err() {
-        return Err(match explain_send_failure(config, &mut stream) {
-            Some(code) => (Failure(code), false),
-            None => (Failure(rc::SEND_ERROR), true),
-        });
+        return Err((Failure(rc::SEND_ERROR), true));
     }
     let timeout = if config.resource_timeout > 0 {
         config.resource_timeout
@@ -454,7 +335,7 @@ fn lock_on(
     let mut first = true;
     let mut received = 0;
     loop {
-        let msg = match receive(config, &mut stream, &mut buf, timeout, &mut received) {
+        let msg = match receive(&mut stream, &mut buf, timeout, &mut received) {
             Ok(Some(m)) => m,
             Ok(None) => {
                 eprintln!(
@@ -473,9 +354,6 @@ fn lock_on(
         } else {
             msg.step > 8
         };
-        if first && msg.verb == protocol::VERB_LOCK && expected_step {
-            check_daemon_id(config, &stream, &msg).map_err(|f| (f, false))?;
-        }
         let Some(answer) = msg
             .answer
             .filter(|_| msg.verb == protocol::VERB_LOCK && expected_step)
@@ -516,24 +394,21 @@ fn lock_on(
 
 fn report(function: &str, f: Failure) {
     eprintln!("{function}: ret_cod={} ({})", f.0, rc::strerror(f.0));
-    if let Some(m) = SENTENCE.with(|s| s.borrow_mut().take()) {
-        eprintln!("{m}");
-    }
 }
 
 /// `flom [options] -- command`: lock, run, unlock. Returns the exit status.
 pub fn run(config: &Config, command: &[String]) -> i32 {
     let peerid = crate::config::unique_id();
-    let tls = match tls_context(config) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
     let mut retried = false;
     let (stream, element) = loop {
-        let stream = match connect(config, true, tls.as_ref()) {
+        let stream = match connect(config, true) {
             Ok(s) => s,
-            Err(e) => {
-                e.report();
+            Err(ConnectError::Code(code)) => {
+                report("flom_client_connect", Failure(code));
+                return rc::ES_GENERIC_ERROR;
+            }
+            Err(ConnectError::Message(m)) => {
+                eprintln!("{m}");
                 return rc::ES_GENERIC_ERROR;
             }
         };
@@ -576,18 +451,10 @@ pub fn shutdown(config: &Config, immediate: bool) -> i32 {
         println!("Starting FLoM daemon quiesce shutdown...");
     }
     let _ = io::stdout().flush();
-    let tls = match tls_context(config) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let mut stream = match connect(config, false, tls.as_ref()) {
+    let mut stream = match connect(config, false) {
         Ok(s) => s,
         Err(ConnectError::Message(m)) => {
             eprintln!("{m}");
-            return rc::ES_GENERIC_ERROR;
-        }
-        Err(ConnectError::Tls(e)) => {
-            eprintln!("{}", e.message);
             return rc::ES_GENERIC_ERROR;
         }
         Err(ConnectError::Code(_)) => return rc::ES_GENERIC_ERROR,
@@ -595,24 +462,9 @@ pub fn shutdown(config: &Config, immediate: bool) -> i32 {
     let mut out = String::with_capacity(200);
     protocol::encode_management(&mut out, &crate::config::unique_id(), immediate);
     if stream.write_all(out.as_bytes()).is_err() {
-        if explain_send_failure(config, &mut stream).is_some() {
-            if let Some(m) = SENTENCE.with(|s| s.borrow_mut().take()) {
-                eprintln!("{m}");
-            }
-        }
         return rc::ES_GENERIC_ERROR;
     }
-    if matches!(net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS), Ok(true)) && stream.is_tls() {
-        // Nothing is ever answered: a TLS alert says the daemon refused us.
-        let mut b = [0u8; 64];
-        if let Err(e) = stream.read(&mut b) {
-            if explain_read_failure(config, &stream, Some(&e), &[]).is_some() {
-                if let Some(m) = SENTENCE.with(|s| s.borrow_mut().take()) {
-                    eprintln!("{m}");
-                }
-            }
-        }
-    }
+    let _ = net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS);
     graceful_disconnect(stream);
     rc::ES_OK
 }

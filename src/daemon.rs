@@ -14,7 +14,6 @@ use crate::rc;
 use crate::resource::{self, LockMode, ResourceType};
 use crate::slab::Slab;
 use crate::status::Status;
-use crate::tls::{self, Progress, Role, TlsContext, Transport};
 use crate::vfs::Vfs;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -207,7 +206,7 @@ enum ConnState {
 }
 
 struct Conn {
-    stream: Transport,
+    stream: Stream,
     uid: u64,
     rbuf: Vec<u8>,
     scanned: usize,
@@ -249,8 +248,6 @@ impl LockerEntry {
 enum TimerKind {
     Expire,
     Wake,
-    /// The TLS handshake of connection `locker` (uid `uid`) must be over.
-    Handshake,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -270,10 +267,6 @@ enum Stop {
 
 pub struct Daemon {
     peerid: String,
-    /// The daemon's TLS context when the three TLS files are configured.
-    tls: Option<TlsContext>,
-    /// TlsCheckPeerId: requests must come with the certificate's CN as id.
-    check_peer_id: bool,
     socket_path: Option<String>,
     _lock_file: Option<std::fs::File>,
     poller: Poller,
@@ -311,14 +304,8 @@ impl Daemon {
     /// Creates the listeners (and the single-daemon guard); Err(rc) if the
     /// daemon cannot serve.
     pub fn new(config: &Config) -> Result<Daemon, i32> {
-        let tls = tls::context_of(config, Role::Server).map_err(|e| {
-            crate::syslog::error(&format!("FLM018E {}", e.message));
-            e.rc
-        })?;
         let mut d = Daemon {
             peerid: crate::config::unique_id(),
-            tls,
-            check_peer_id: config.tls_check_peer_id,
             socket_path: None,
             _lock_file: None,
             poller: Poller::new(),
@@ -604,10 +591,6 @@ impl Daemon {
             t if t < TOKEN_CONN_BASE => self.on_accept(t - TOKEN_LISTENER_BASE),
             t => {
                 let id = t - TOKEN_CONN_BASE;
-                if self.conns.get(id).is_some_and(|c| c.stream.is_handshaking()) {
-                    self.drive_handshake(id);
-                    return;
-                }
                 if ev.writable() {
                     self.flush(id);
                 }
@@ -648,18 +631,9 @@ impl Daemon {
         if let Stream::Tcp(tcp) = &stream {
             net::tune_accepted_tcp(tcp, self.keepalive);
         }
-        let fd = stream.as_raw_fd();
-        let deadline = Instant::now() + tls::HANDSHAKE_TIMEOUT;
-        let stream = match Transport::accept(self.tls.as_ref(), stream, deadline) {
-            Ok(s) => s,
-            Err(e) => {
-                crate::syslog::error(&format!("FLM018E {}", e.message));
-                return;
-            }
-        };
         let uid = self.next_uid;
         self.next_uid += 1;
-        let handshaking = stream.is_handshaking();
+        let fd = stream.as_raw_fd();
         let id = self.conns.insert(Conn {
             stream,
             uid,
@@ -672,42 +646,7 @@ impl Daemon {
         self.poller.register(fd, TOKEN_CONN_BASE + id, READABLE);
         self.idle_since = None;
         crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
-        if handshaking {
-            self.timers.push(Reverse(Timer {
-                at: deadline,
-                kind: TimerKind::Handshake,
-                locker: id,
-                uid,
-            }));
-            self.drive_handshake(id);
-        } else {
-            self.read_once(id);
-        }
-    }
-
-    /// Drives the TLS handshake of connection `id` on readiness (or when its
-    /// deadline passed); the loop never waits for a peer's handshake.
-    fn drive_handshake(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(id) else {
-            return;
-        };
-        match conn.stream.continue_handshake() {
-            Ok(Progress::WantRead) => self.poller.set_events(TOKEN_CONN_BASE + id, READABLE),
-            Ok(Progress::WantWrite) => self.poller.set_events(TOKEN_CONN_BASE + id, WRITABLE),
-            Ok(Progress::Established) => {
-                crate::trace!(crate::trace::TLS, "connection {id}: TLS established");
-                self.poller.set_events(TOKEN_CONN_BASE + id, READABLE);
-                self.on_readable(id);
-            }
-            Err(e) => {
-                crate::syslog::error(&format!(
-                    "FLM017E TLS handshake with client {}: {}",
-                    conn.stream.peer_name(),
-                    e.message
-                ));
-                self.to_close.push(id);
-            }
-        }
+        self.read_once(id);
     }
 
     /// Reads what the client sent and handles every complete message. Reads
@@ -715,13 +654,6 @@ impl Daemon {
     /// half-close that follows it are handled in one wake-up.
     fn on_readable(&mut self, id: usize) {
         for _ in 0..4 {
-            if !self.read_once(id) || self.to_close.contains(&id) {
-                return;
-            }
-        }
-        // Plain text decrypted and kept by the TLS library is not seen by
-        // the poller: read it now.
-        while self.conns.get(id).is_some_and(|c| c.stream.pending() > 0) {
             if !self.read_once(id) || self.to_close.contains(&id) {
                 return;
             }
@@ -748,18 +680,6 @@ impl Daemon {
                 return false;
             }
         };
-        if conn.last_step == 0
-            && conn.rbuf.is_empty()
-            && !conn.stream.is_tls()
-            && tls::transport::looks_like_tls_hello(&buf[..n])
-        {
-            crate::syslog::warning(&format!(
-                "a client at {} speaks TLS, but this daemon has no TLS configured: closing",
-                conn.stream.peer_name()
-            ));
-            self.to_close.push(id);
-            return false;
-        }
         conn.rbuf.extend_from_slice(&buf[..n]);
         loop {
             let Some(conn) = self.conns.get_mut(id) else {
@@ -815,10 +735,6 @@ impl Daemon {
             ConnState::InLocker(l) => (false, Some(*l)),
             ConnState::Incubated { .. } | ConnState::Done => (false, None),
         };
-        if fresh && msg.step == protocol::STEP_REQUEST && !self.peer_id_ok(id, &msg) {
-            self.to_close.push(id);
-            return;
-        }
         match (msg.verb, msg.step, locker) {
             (protocol::VERB_LOCK, protocol::STEP_REQUEST, _) if fresh => self.on_lock(id, msg),
             (protocol::VERB_MNGMNT, protocol::STEP_REQUEST, _) if fresh => {
@@ -828,36 +744,6 @@ impl Daemon {
             // Anything else (an unlock as first message, a ping, a second
             // lock, garbage): drop this connection only.
             _ => self.to_close.push(id),
-        }
-    }
-
-    /// The peer-id check (TlsCheckPeerId) of a lock or management request:
-    /// its `peerid` must be the CN of the client's certificate.
-    fn peer_id_ok(&self, id: usize, msg: &Message) -> bool {
-        if !self.check_peer_id || !matches!(msg.verb, protocol::VERB_LOCK | protocol::VERB_MNGMNT) {
-            return true;
-        }
-        let Some(conn) = self.conns.get(id) else {
-            return false;
-        };
-        let peer = conn.stream.peer_name();
-        let cn = conn.stream.peer_cn();
-        let sent = msg.peerid.as_deref().unwrap_or_default();
-        match tls::check_peer_id(Role::Server, cn, msg.peerid.as_deref()) {
-            Ok(()) => {
-                crate::syslog::info(&format!(
-                    "FLM014I peer '{peer}' with unique ID '{sent}' was authenticated using CN field '{}' inside the presented X.509 certificate",
-                    cn.unwrap_or_default()
-                ));
-                true
-            }
-            Err(_) => {
-                crate::syslog::error(&format!(
-                    "FLM013E peer '{peer}' sent unique ID '{sent}' that does not match the CN field '{}' inside the presented X.509 certificate",
-                    cn.unwrap_or_default()
-                ));
-                false
-            }
         }
     }
 
@@ -1127,16 +1013,6 @@ impl Daemon {
                 break;
             }
             self.timers.pop();
-            if t.kind == TimerKind::Handshake {
-                let late = self
-                    .conns
-                    .get(t.locker)
-                    .is_some_and(|c| c.uid == t.uid && c.stream.is_handshaking());
-                if late {
-                    self.drive_handshake(t.locker); // reports the timeout
-                }
-                continue;
-            }
             let Some(entry) = self.lockers.get_mut(t.locker).filter(|e| e.uid == t.uid) else {
                 continue; // the locker it was for is gone
             };
@@ -1153,7 +1029,6 @@ impl Daemon {
                         }
                     }
                 }
-                TimerKind::Handshake => {}
                 TimerKind::Wake => {
                     if entry.wake_at == Some(t.at) {
                         entry.wake_at = None;

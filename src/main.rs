@@ -18,6 +18,13 @@ fn main() {
     let status = match cli::parse(&args) {
         Err(status) => status,
         Ok(inv) => {
+            if inv.config.tls_certificate.is_some()
+                || inv.config.tls_private_key.is_some()
+                || inv.config.tls_ca_certificate.is_some()
+            {
+                eprintln!("flom: TLS is not supported by this build yet: remove the --tls-* options (or [TLS] keys) to go on");
+                std::process::exit(flom::rc::ES_GENERIC_ERROR);
+            }
             match inv.action {
                 Action::Run(command) => client::run(&inv.config, &command),
                 Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
