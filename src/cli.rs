@@ -1,9 +1,10 @@
-//! Command line of `flom`: option table (short and long names of C FLoM),
-//! parsing with `getopts` (options anywhere before `--`, the other words and
+//! Command line of `flom`: the options that are not settings (help, `-v`,
+//! `-c`, `-x`, ...) and the help order, parsing with `getopts` (options anywhere before `--`, the other words and
 //! everything after `--` form the command), C `strtol`-style integers, the
 //! informational modes (`-h`, `-v`, `--signal-list`, `--unique-id`), the
-//! layering of the command line over the config files, and the order of
-//! checks of C FLoM up to "No command to execute!".
+//! layering of the command line over the config files through the option
+//! table (`options`, with C FLoM's first line for a bad value), and the order
+//! of checks of C FLoM up to "No command to execute!".
 //!
 //! Differences from C FLoM (deliberate): a value given on the command line
 //! always overrides the config files, even when it equals the built-in
@@ -18,9 +19,11 @@ use std::path::PathBuf;
 
 use getopts::{Fail, Matches, Options, ParsingStyle};
 
-use crate::config::{self, Config, ResourceNameError};
+use crate::config::{self, Config};
+use crate::options::{self, CLine, Invalid, Kind as SettingKind, Place, Setting, SETTINGS};
 use crate::rc;
-use crate::resource::LockMode;
+use crate::values::ResourceNameError;
+pub use crate::values::{parse_c_int, IntError};
 
 /// What `flom` must do once the command line is understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +50,9 @@ enum Kind {
     Int,
 }
 
-/// One option: short name ("" when none), long name, value hint, help text.
+/// How an option looks to getopts and in the help: short name ("" when
+/// none), long name, value hint, help text.
+#[derive(Clone, Copy)]
 struct OptDef {
     short: &'static str,
     long: &'static str,
@@ -81,21 +86,6 @@ const fn string(
     }
 }
 
-const fn int(
-    short: &'static str,
-    long: &'static str,
-    hint: &'static str,
-    help: &'static str,
-) -> OptDef {
-    OptDef {
-        short,
-        long,
-        kind: Kind::Int,
-        hint,
-        help,
-    }
-}
-
 /// The help switches (GOption's).
 const HELP_OPTIONS: [OptDef; 3] = [
     flag("h", "help", "Show this help and exit"),
@@ -103,192 +93,19 @@ const HELP_OPTIONS: [OptDef; 3] = [
     flag("", "help-all", "Show this help and exit"),
 ];
 
-/// The application options, in help order.
-const OPTIONS: [OptDef; 36] = [
+/// The options that are not settings (the settings are in the option table).
+const ACTIONS: [OptDef; 7] = [
     flag("v", "version", "Print version information and exit"),
-    flag(
-        "V",
-        "verbose",
-        "Print the effective configuration and progress messages",
-    ),
     string(
         "c",
         "config-file",
         "FILE",
         "Read this configuration file after the system and user ones",
     ),
-    string(
-        "r",
-        "resource-name",
-        "NAME",
-        "Name of the resource to lock (default _RESOURCE)",
-    ),
-    int(
-        "o",
-        "resource-timeout",
-        "MS",
-        "Maximum wait for the lock in milliseconds (<0 forever, 0 do not wait)",
-    ),
-    int(
-        "q",
-        "resource-quantity",
-        "N",
-        "Number of units to lock (numeric resources)",
-    ),
-    string(
-        "e",
-        "resource-create",
-        "yes|no",
-        "Whether the request may create a missing resource",
-    ),
-    int(
-        "i",
-        "resource-idle-lifespan",
-        "MS",
-        "How long an unused resource is kept, in milliseconds",
-    ),
-    string(
-        "l",
-        "lock-mode",
-        "MODE",
-        "Lock mode: NL, CR, CW, PR, PW or EX (default EX)",
-    ),
-    string(
-        "s",
-        "socket-name",
-        "PATH",
-        "UNIX socket of the local daemon (default /tmp/flom-LOGIN)",
-    ),
-    int(
-        "d",
-        "daemon-lifespan",
-        "MS",
-        "Idle lifetime of an auto-started daemon (0 never start one, <0 forever)",
-    ),
-    string(
-        "a",
-        "unicast-address",
-        "HOST",
-        "TCP/IP address of the daemon",
-    ),
-    int(
-        "p",
-        "unicast-port",
-        "PORT",
-        "TCP/IP port of the daemon (default 28015)",
-    ),
-    string(
-        "A",
-        "multicast-address",
-        "ADDR",
-        "UDP/IP multicast address used to discover the daemon",
-    ),
-    int(
-        "P",
-        "multicast-port",
-        "PORT",
-        "UDP/IP multicast port used to discover the daemon (default 28015)",
-    ),
-    string(
-        "m",
-        "mount-point-vfs",
-        "DIR",
-        "Mount point of the daemon's virtual file system",
-    ),
-    string(
-        "n",
-        "network-interface",
-        "IFNAME",
-        "Network interface for IPv6 link-local addresses",
-    ),
-    int(
-        "D",
-        "discovery-attempts",
-        "N",
-        "Number of UDP/IP discovery requests (default 2)",
-    ),
-    int(
-        "I",
-        "discovery-timeout",
-        "MS",
-        "Wait for each discovery reply, in milliseconds (default 500)",
-    ),
-    int(
-        "",
-        "discovery-ttl",
-        "N",
-        "Hop limit of discovery datagrams (default 1)",
-    ),
-    int(
-        "",
-        "tcp-keepalive-time",
-        "S",
-        "TCP keepalive idle time in seconds (default 60)",
-    ),
-    int(
-        "",
-        "tcp-keepalive-intvl",
-        "S",
-        "TCP keepalive probe interval in seconds (default 10)",
-    ),
-    int(
-        "",
-        "tcp-keepalive-probes",
-        "N",
-        "TCP keepalive probe count (default 6)",
-    ),
-    string(
-        "",
-        "tls-certificate",
-        "FILE",
-        "PEM file with the X.509 certificate of this peer",
-    ),
-    string(
-        "",
-        "tls-private-key",
-        "FILE",
-        "PEM file with the private key of this peer",
-    ),
-    string(
-        "",
-        "tls-ca-certificate",
-        "FILE",
-        "PEM file with the certificate of the certification authority",
-    ),
-    string(
-        "",
-        "tls-check-peer-id",
-        "yes|no",
-        "Check that the peer's unique id matches its certificate",
-    ),
-    string(
-        "",
-        "ignore-signal",
-        "SIGNAL",
-        "Signal ignored while the command runs (repeatable)",
-    ),
     flag(
         "",
         "signal-list",
         "Print the signals --ignore-signal accepts and exit",
-    ),
-    string(
-        "t",
-        "daemon-trace-file",
-        "FILE",
-        "Trace file of the daemon (absolute path)",
-    ),
-    string(
-        "T",
-        "command-trace-file",
-        "FILE",
-        "Trace file of this command (absolute path)",
-    ),
-    string(
-        "",
-        "append-trace-file",
-        "yes|no",
-        "Append to the trace files instead of truncating them",
     ),
     flag(
         "x",
@@ -300,8 +117,79 @@ const OPTIONS: [OptDef; 36] = [
     string("", "debug-feature", "NAME", "Run a debug helper and exit"),
 ];
 
-fn all_options() -> impl Iterator<Item = &'static OptDef> {
-    HELP_OPTIONS.iter().chain(OPTIONS.iter())
+/// The application options in help order, by long name: the actions and
+/// every setting of the option table.
+const HELP_ORDER: [&str; 36] = [
+    "version",
+    "verbose",
+    "config-file",
+    "resource-name",
+    "resource-timeout",
+    "resource-quantity",
+    "resource-create",
+    "resource-idle-lifespan",
+    "lock-mode",
+    "socket-name",
+    "daemon-lifespan",
+    "unicast-address",
+    "unicast-port",
+    "multicast-address",
+    "multicast-port",
+    "mount-point-vfs",
+    "network-interface",
+    "discovery-attempts",
+    "discovery-timeout",
+    "discovery-ttl",
+    "tcp-keepalive-time",
+    "tcp-keepalive-intvl",
+    "tcp-keepalive-probes",
+    "tls-certificate",
+    "tls-private-key",
+    "tls-ca-certificate",
+    "tls-check-peer-id",
+    "ignore-signal",
+    "signal-list",
+    "daemon-trace-file",
+    "command-trace-file",
+    "append-trace-file",
+    "quiesce-exit",
+    "immediate-exit",
+    "unique-id",
+    "debug-feature",
+];
+
+/// A setting as an option.
+fn setting_option(s: &'static Setting) -> OptDef {
+    let kind = if !s.takes_value() {
+        Kind::Flag
+    } else if s.is_int() {
+        Kind::Int
+    } else {
+        Kind::Str
+    };
+    OptDef {
+        short: s.short,
+        long: s.long,
+        kind,
+        hint: s.hint,
+        help: s.help,
+    }
+}
+
+/// The application options, in help order.
+fn application_options() -> impl Iterator<Item = OptDef> {
+    HELP_ORDER.iter().map(|long| {
+        ACTIONS
+            .iter()
+            .copied()
+            .find(|d| d.long == *long)
+            .or_else(|| options::by_long(long).map(setting_option))
+            .unwrap_or_else(|| unreachable!("--{long} is neither an action nor a setting"))
+    })
+}
+
+fn all_options() -> impl Iterator<Item = OptDef> {
+    HELP_OPTIONS.iter().copied().chain(application_options())
 }
 
 fn build_options() -> Options {
@@ -316,21 +204,12 @@ fn build_options() -> Options {
     opts
 }
 
-fn find_long(name: &str) -> Option<&'static OptDef> {
+fn find_long(name: &str) -> Option<OptDef> {
     all_options().find(|d| !d.long.is_empty() && d.long == name)
 }
 
-fn find_short(c: char) -> Option<&'static OptDef> {
+fn find_short(c: char) -> Option<OptDef> {
     all_options().find(|d| d.short.len() == c.len_utf8() && d.short.starts_with(c))
-}
-
-/// The key getopts knows an option by.
-fn key(d: &OptDef) -> &'static str {
-    if d.long.is_empty() {
-        d.short
-    } else {
-        d.long
-    }
 }
 
 /// The text of each getopts "event" (one per loop step: a free word or an
@@ -421,36 +300,6 @@ fn fail_message(f: &Fail, args: &[String]) -> String {
     }
 }
 
-/// Why an integer option value was rejected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IntError {
-    /// Not a number, or trailing characters.
-    Invalid,
-    /// Outside the 32-bit signed range.
-    OutOfRange,
-}
-
-/// Parses an integer like C `strtol(s, &end, 0)` with GOption's checks:
-/// optional leading whitespace and sign, `0x` hex, leading-`0` octal or
-/// decimal, nothing after the digits, 32-bit signed range.
-pub fn parse_c_int(s: &str) -> Result<i32, IntError> {
-    let (neg, radix, digits) = crate::trace::split_c_integer(
-        s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']),
-    );
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(IntError::Invalid);
-    }
-    let mut v: i128 = 0;
-    for c in digits.chars() {
-        v = (v * i128::from(radix) + i128::from(c.to_digit(radix).unwrap_or(0)))
-            .min(i128::from(u64::MAX));
-    }
-    if neg {
-        v = -v;
-    }
-    i32::try_from(v).map_err(|_| IntError::OutOfRange)
-}
-
 /// The `-v` text: 7 lines.
 pub fn version_text() -> String {
     format!(
@@ -480,20 +329,21 @@ pub fn help_text() -> String {
         }
         s
     };
-    let width = all_options().map(|d| left(d).len()).max().unwrap_or(0) + 2;
+    let width = all_options().map(|d| left(&d).len()).max().unwrap_or(0) + 2;
     let mut out =
         String::from("Usage:\n  flom [OPTION?] [-- command to execute]\n\nHelp Options:\n");
     for d in HELP_OPTIONS.iter() {
         out.push_str(&format!("{:width$}{}\n", left(d), d.help));
     }
     out.push_str("\nApplication Options:\n");
-    for d in OPTIONS.iter() {
-        out.push_str(&format!("{:width$}{}\n", left(d), d.help));
+    for d in application_options() {
+        out.push_str(&format!("{:width$}{}\n", left(&d), d.help));
     }
     out.push_str(
         "\nThe command runs while the resource is locked; its exit status is flom's.\n\
          Put the command after -- when it has options of its own.\n",
     );
+    out.push_str(&crate::help_sections::help_epilogue());
     out
 }
 
@@ -553,20 +403,20 @@ pub fn parse_with(
     // Integers are checked in command-line order, like GOption does.
     let events = event_tokens(args);
     let mut occurrences = Vec::new();
-    for d in OPTIONS.iter().filter(|d| d.kind == Kind::Int) {
-        for (pos, v) in m.opt_strs_pos(key(d)) {
-            occurrences.push((pos, d, v));
+    for s in SETTINGS.iter().filter(|s| s.is_int()) {
+        for (pos, v) in m.opt_strs_pos(s.long) {
+            occurrences.push((pos, s, v));
         }
     }
     occurrences.sort_by_key(|(pos, _, _)| *pos);
     let mut ints: HashMap<&'static str, i32> = HashMap::new();
-    for (pos, d, v) in occurrences {
+    for (pos, s, v) in occurrences {
         match parse_c_int(&v) {
             Ok(n) => {
-                ints.insert(d.long, n);
+                ints.insert(s.long, n);
             }
             Err(e) => {
-                let name = typed_name(d, events.get(pos).copied());
+                let name = typed_name(&setting_option(s), events.get(pos).copied());
                 let msg = match e {
                     IntError::Invalid => {
                         format!("Cannot parse integer value \u{201c}{v}\u{201d} for {name}")
@@ -677,31 +527,8 @@ fn last(m: &Matches, name: &str) -> Option<String> {
     m.opt_strs(name).pop()
 }
 
-/// An optional string: empty means "unset".
-fn non_empty(s: String) -> Option<String> {
-    if s.is_empty() {
-        None
-    } else {
-        Some(s)
-    }
-}
-
-const BOOL_HINT: &str = "flom: use yes or no (or y/n), in any letter case.";
-
-/// A yes/no option value; on a bad value prints the C line on `out` and a
-/// hint on `err`.
-fn bool_option(option: &str, v: &str, out: &mut dyn Write, err: &mut dyn Write) -> Option<bool> {
-    let parsed = config::parse_bool(v);
-    if parsed.is_none() {
-        let _ = writeln!(out, "{option}: '{v}' is an invalid value");
-        let _ = out.flush();
-        let _ = writeln!(err, "{BOOL_HINT}");
-    }
-    parsed
-}
-
-/// Applies the command line over the config files, in C FLoM's order (which
-/// decides the error reported first).
+/// Applies the command line over the config files, setting by setting in
+/// C FLoM's order (which decides the error reported first).
 fn apply_overrides(
     m: &Matches,
     ints: &HashMap<&'static str, i32>,
@@ -709,194 +536,95 @@ fn apply_overrides(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), i32> {
-    let fail = rc::ES_GENERIC_ERROR;
-    let int = |name: &str| ints.get(name).copied();
-
-    if let Some(v) = last(m, "daemon-trace-file") {
-        c.daemon_trace_file = non_empty(v);
-    }
-    if let Some(v) = last(m, "command-trace-file") {
-        c.command_trace_file = non_empty(v);
-    }
-    if m.opt_present("verbose") {
-        c.verbose = true;
-    }
-    if let Some(name) = last(m, "resource-name") {
-        match config::validate_resource_name(&name) {
-            Ok(()) => c.resource_name = name,
-            Err(e) => {
-                let _ = match e {
-                    ResourceNameError::Invalid => {
-                        writeln!(out, "ERROR: '{name}' is not a valid name for a resource")
+    for long in options::COMMAND_LINE_ORDER {
+        let setting = options::by_long(long)
+            .unwrap_or_else(|| unreachable!("--{long} is not in the option table"));
+        let place = Place::Option(setting);
+        let warning = match &setting.kind {
+            SettingKind::Switch(slot) => {
+                if m.opt_present(long) {
+                    *(slot.get_mut)(c) = true;
+                }
+                None
+            }
+            SettingKind::Int(..) => ints
+                .get(long)
+                .and_then(|&v| setting.store_int(c, v, &place)),
+            SettingKind::Signals(_) => {
+                // The command-line list replaces the config list.
+                let items = m.opt_strs(long);
+                if !items.is_empty() {
+                    for w in setting.store_signals(c, &items, &place) {
+                        let _ = writeln!(err, "{w}");
                     }
-                    ResourceNameError::Reserved => writeln!(
-                        out,
-                        "ERROR: '{name}' is a reserved resource name and can not be set by user"
-                    ),
-                };
-                let _ = out.flush();
-                let _ = writeln!(
-                    err,
-                    "flom_config_set_resource_name: ret_cod={}",
-                    rc::INVALID_RESOURCE_NAME
-                );
-                return Err(fail);
-            }
-        }
-    }
-    if let Some(q) = int("resource-quantity") {
-        if q < 0 {
-            let _ = writeln!(
-                err,
-                "Resource quantity ignored because negative values ({q}) are meaningless"
-            );
-        } else if q > 0 {
-            c.resource_quantity = q;
-        }
-    }
-    if let Some(t) = int("resource-timeout") {
-        c.resource_timeout = t;
-    }
-    if let Some(v) = last(m, "lock-mode") {
-        match LockMode::parse(&v) {
-            Some(mode) => c.lock_mode = mode,
-            None => {
-                let _ = writeln!(err, "lock-mode: '{v}' is an invalid value");
-                let _ = writeln!(
-                    err,
-                    "flom: a lock mode is NL, CR, CW, PR, PW or EX (or NullLock, ConcurrentRead, ConcurrentWrite, ProtectedRead, ProtectedWrite, Exclusive), in any letter case."
-                );
-                return Err(fail);
-            }
-        }
-    }
-    if let Some(v) = last(m, "resource-create") {
-        c.resource_create = bool_option("resource-create", &v, out, err).ok_or(fail)?;
-    }
-    if let Some(v) = int("resource-idle-lifespan") {
-        c.resource_idle_lifespan = config::abs_value(v);
-    }
-    if let Some(v) = last(m, "socket-name") {
-        if let Err(reason) = config::check_socket_name(&v) {
-            let _ = writeln!(err, "socket-name: '{v}' is an invalid value");
-            let _ = writeln!(err, "flom: {reason}.");
-            return Err(fail);
-        }
-        c.socket_name = non_empty(v);
-    }
-    if let Some(v) = int("daemon-lifespan") {
-        c.daemon_lifespan = v;
-    }
-    if let Some(v) = last(m, "unicast-address") {
-        c.unicast_address = non_empty(v);
-    }
-    if let Some(v) = int("unicast-port") {
-        c.unicast_port = config::abs_value(v);
-    }
-    if let Some(v) = last(m, "multicast-address") {
-        c.multicast_address = non_empty(v);
-    }
-    if let Some(v) = int("multicast-port") {
-        c.multicast_port = config::abs_value(v);
-    }
-    if let Some(v) = last(m, "mount-point-vfs") {
-        if !v.is_empty() {
-            if let Err(reason) = config::check_mount_point(&v) {
-                let _ = writeln!(err, "mount-point-vfs: '{v}' is an invalid value");
-                let _ = writeln!(
-                    err,
-                    "flom: {reason}; the mount point must be an existing directory."
-                );
-                return Err(fail);
-            }
-        }
-        c.mount_point_vfs = non_empty(v);
-    }
-    if let Some(v) = last(m, "network-interface") {
-        if v.is_empty() {
-            c.network_interface = None;
-        } else if config::interface_has_ipv6(&v) {
-            c.network_interface = Some(v);
-        } else {
-            let _ = writeln!(err, "{}", config::interface_warning(&v));
-        }
-    }
-    if let Some(v) = int("discovery-attempts") {
-        c.discovery_attempts = config::abs_at_least_one(v);
-    }
-    if let Some(v) = int("discovery-timeout") {
-        c.discovery_timeout = config::abs_value(v);
-    }
-    if let Some(v) = int("discovery-ttl") {
-        c.discovery_ttl = config::abs_at_least_one(v);
-    }
-    if let Some(v) = int("tcp-keepalive-time") {
-        c.tcp_keepalive_time = config::abs_value(v);
-    }
-    if let Some(v) = int("tcp-keepalive-intvl") {
-        c.tcp_keepalive_intvl = config::abs_value(v);
-    }
-    if let Some(v) = int("tcp-keepalive-probes") {
-        c.tcp_keepalive_probes = config::abs_value(v);
-    }
-    // --ignore-signal: the command-line list replaces the config list. An
-    // unknown signal is reported with a warning and dropped (C drops it
-    // silently); flom goes on, since ignoring a signal is never essential.
-    let signals = m.opt_strs("ignore-signal");
-    if !signals.is_empty() {
-        let mut set = Vec::new();
-        for s in signals {
-            match config::parse_signal(&s) {
-                Some(n) => set.push(n),
-                None => {
-                    let _ = writeln!(
-                        err,
-                        "flom: --ignore-signal: '{s}' is not a signal name or number (1-31); it is ignored (see flom --signal-list)."
-                    );
                 }
+                None
             }
+            _ => match last(m, long) {
+                None => None,
+                Some(v) => match setting.store_text(c, &v, &place) {
+                    Ok(w) => w,
+                    Err(invalid) => {
+                        report_invalid(setting, &v, &invalid, &place, out, err);
+                        return Err(rc::ES_GENERIC_ERROR);
+                    }
+                },
+            },
+        };
+        if let Some(w) = warning {
+            let _ = writeln!(err, "{w}");
         }
-        c.set_ignored_signals(set);
-    }
-    for (name, slot) in [
-        ("tls-certificate", &mut c.tls_certificate),
-        ("tls-private-key", &mut c.tls_private_key),
-        ("tls-ca-certificate", &mut c.tls_ca_certificate),
-    ] {
-        if let Some(v) = last(m, name) {
-            if v.is_empty() {
-                *slot = None;
-                continue;
-            }
-            match config::canonical_file(&v) {
-                Ok(p) => *slot = Some(p),
-                Err(reason) => {
-                    let _ = writeln!(err, "{name}: '{v}' is not a valid value");
-                    let _ = writeln!(err, "flom: {reason}; give an existing file.");
-                    return Err(fail);
-                }
-            }
-        }
-    }
-    if let Some(v) = last(m, "tls-check-peer-id") {
-        c.tls_check_peer_id = bool_option("tls-check-peer-id", &v, out, err).ok_or(fail)?;
-    }
-    if let Some(v) = last(m, "append-trace-file") {
-        // C prints this one on stderr, the other two on stdout.
-        let mut c_line = Vec::new();
-        let parsed = bool_option("append-trace-file", &v, &mut c_line, &mut std::io::sink());
-        if parsed.is_none() {
-            let _ = err.write_all(&c_line);
-            let _ = writeln!(err, "{BOOL_HINT}");
-        }
-        c.append_trace_file = parsed.ok_or(fail)?;
     }
     Ok(())
+}
+
+/// Prints a bad command-line value: C FLoM's line first (on the stream C
+/// uses), then the sentence shared with the config files.
+fn report_invalid(
+    setting: &Setting,
+    value: &str,
+    invalid: &Invalid,
+    place: &Place,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) {
+    let long = setting.long;
+    match setting.c_line {
+        CLine::ResourceName => {
+            let _ = match invalid.resource_name {
+                Some(ResourceNameError::Reserved) => writeln!(
+                    out,
+                    "ERROR: '{value}' is a reserved resource name and can not be set by user"
+                ),
+                _ => writeln!(out, "ERROR: '{value}' is not a valid name for a resource"),
+            };
+            let _ = out.flush();
+            let _ = writeln!(
+                err,
+                "flom_config_set_resource_name: ret_cod={}",
+                rc::INVALID_RESOURCE_NAME
+            );
+            return;
+        }
+        CLine::InvalidOnStdout => {
+            let _ = writeln!(out, "{long}: '{value}' is an invalid value");
+            let _ = out.flush();
+        }
+        CLine::InvalidOnStderr => {
+            let _ = writeln!(err, "{long}: '{value}' is an invalid value");
+        }
+        CLine::NotValidOnStderr => {
+            let _ = writeln!(err, "{long}: '{value}' is not a valid value");
+        }
+        CLine::None => {}
+    }
+    let _ = writeln!(err, "{}", place.sentence(&invalid.reason));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::LockMode;
     use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -1038,7 +766,7 @@ mod tests {
             assert!(o
                 .out
                 .starts_with("Usage:\n  flom [OPTION?] [-- command to execute]\n"));
-            for d in OPTIONS.iter() {
+            for d in application_options() {
                 assert!(o.out.contains(&format!("--{}", d.long)), "{}", d.long);
                 if !d.short.is_empty() {
                     assert!(o.out.contains(&format!("-{}, --{}", d.short, d.long)));
@@ -1369,7 +1097,7 @@ mod tests {
             assert_eq!(&dump_line(&[&eq], key), want, "{eq}");
         }
         // every option with a value in the table is covered
-        for d in OPTIONS.iter().filter(|d| d.kind != Kind::Flag) {
+        for d in application_options().filter(|d| d.kind != Kind::Flag) {
             let covered = cases.iter().any(|c| c.1 == format!("--{}", d.long))
                 || [
                     "config-file",
@@ -1713,6 +1441,56 @@ mod tests {
     }
 
     #[test]
+    fn command_line_and_files_share_each_sentence() {
+        let dir = temp_dir("same");
+        let conf = dir.join("f.conf");
+        let cp = conf.to_str().unwrap();
+        let long_socket = format!("/tmp/{}", "s".repeat(110));
+        let cases: [(&str, &str); 9] = [
+            ("lock-mode", "onlyex"),
+            ("resource-create", "maybe"),
+            ("append-trace-file", "1"),
+            ("tls-check-peer-id", "annoy"),
+            ("socket-name", &long_socket),
+            ("mount-point-vfs", "/nonexistent/flom-d"),
+            ("tls-certificate", "/nonexistent/c.pem"),
+            ("network-interface", "nosuchif0"),
+            ("ignore-signal", "FOO"),
+        ];
+        let sentence = |o: &Out| {
+            o.err
+                .lines()
+                .find(|l| l.starts_with("flom: "))
+                .unwrap_or_else(|| panic!("no sentence in {:?}", o.err))
+                .to_string()
+        };
+        for (long, value) in cases {
+            let setting = options::by_long(long).unwrap();
+            let eq = format!("--{long}={value}");
+            let from_cli = sentence(&run(&[&eq, "--", "true"]));
+            std::fs::write(
+                &conf,
+                format!("[{}]\n{}={value}\n", setting.group, setting.key),
+            )
+            .unwrap();
+            let from_file = sentence(&run(&["-c", cp, "--", "true"]));
+            let cli_place = format!("flom: option {}: ", setting.option_names());
+            let file_place = format!("flom: {cp}:2: [{}]/{}: ", setting.group, setting.key);
+            assert_eq!(
+                from_cli.strip_prefix(&cli_place),
+                from_file.strip_prefix(&file_place),
+                "{from_cli:?} / {from_file:?}"
+            );
+            // the sentence names the value (the socket one says its length)
+            assert!(
+                from_cli.contains(value) || long == "socket-name",
+                "{from_cli}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn event_tokens_and_typed_names() {
         let args: Vec<String> = [
             "-Vo",
@@ -1732,7 +1510,7 @@ mod tests {
             event_tokens(&args),
             vec!["-Vo", "ls", "--lock-mode", "--resource-timeout=4", "-o5"]
         );
-        let d = find_long("resource-timeout").unwrap();
+        let d = &find_long("resource-timeout").unwrap();
         assert_eq!(typed_name(d, Some("-Vo")), "-o");
         assert_eq!(
             typed_name(d, Some("--resource-timeout=4")),

@@ -1,8 +1,8 @@
-//! Configuration: the compiled defaults, the INI files (`<sysconfdir>/flom.conf`,
+//! Configuration: the `Config` struct, the INI files (`<sysconfdir>/flom.conf`,
 //! `~/.flom`, `-c FILE`) read by a hand-written GLib key-file parser, the
-//! layering of those files, the per-key validation and normalisation shared
-//! with the command line, the `--verbose` dump, the consistency check and the
-//! lock-mode/quantity adjustment that depends on the resource type.
+//! layering of those files, the consistency check and the lock-mode/quantity
+//! adjustment that depends on the resource type. Keys, defaults, validation
+//! and the `--verbose` dump lines come from the option table (`options`).
 //!
 //! Differences from C FLoM (deliberate): values are parsed strictly (yes/no/y/n
 //! and lock-mode names in any letter case, decimal integers); groups are
@@ -16,7 +16,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::resource::{resource_type, LockMode, DEFAULT_RESOURCE_NAME};
+use crate::options::{self, Kind, Place};
+use crate::resource::{resource_type, LockMode};
 
 pub const DEFAULT_LIFESPAN_MS: i32 = 5000;
 pub const DEFAULT_PORT: i32 = 28015;
@@ -75,38 +76,43 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The built-in defaults, as the option table declares them.
     fn default() -> Self {
-        Config {
+        let mut c = Config {
             daemon_trace_file: None,
             command_trace_file: None,
             append_trace_file: false,
             verbose: false,
-            resource_name: DEFAULT_RESOURCE_NAME.to_string(),
-            resource_timeout: -1,
-            resource_quantity: 1,
+            resource_name: String::new(),
+            resource_timeout: 0,
+            resource_quantity: 0,
             lock_mode: LockMode::Exclusive,
-            resource_create: true,
+            resource_create: false,
             resource_idle_lifespan: 0,
             socket_name: None,
-            daemon_lifespan: DEFAULT_LIFESPAN_MS,
+            daemon_lifespan: 0,
             unicast_address: None,
-            unicast_port: DEFAULT_PORT,
+            unicast_port: 0,
             multicast_address: None,
-            multicast_port: DEFAULT_PORT,
+            multicast_port: 0,
             mount_point_vfs: None,
             ignored_signals: Vec::new(),
             network_interface: None,
-            discovery_attempts: DEFAULT_DISCOVERY_ATTEMPTS,
-            discovery_timeout: DEFAULT_DISCOVERY_TIMEOUT_MS,
-            discovery_ttl: DEFAULT_DISCOVERY_TTL,
-            tcp_keepalive_time: DEFAULT_TCP_KEEPALIVE_TIME,
-            tcp_keepalive_intvl: DEFAULT_TCP_KEEPALIVE_INTVL,
-            tcp_keepalive_probes: DEFAULT_TCP_KEEPALIVE_PROBES,
+            discovery_attempts: 0,
+            discovery_timeout: 0,
+            discovery_ttl: 0,
+            tcp_keepalive_time: 0,
+            tcp_keepalive_intvl: 0,
+            tcp_keepalive_probes: 0,
             tls_certificate: None,
             tls_private_key: None,
             tls_ca_certificate: None,
             tls_check_peer_id: false,
+        };
+        for setting in options::SETTINGS.iter() {
+            setting.reset(&mut c);
         }
+        c
     }
 }
 
@@ -171,365 +177,14 @@ pub fn unique_id() -> String {
     String::new()
 }
 
-// ---------------------------------------------------------------------------
-// Values shared by the config files and the command line
-// ---------------------------------------------------------------------------
+pub use crate::values::{
+    abs_at_least_one, abs_value, canonical_file, check_mount_point, check_socket_name,
+    interface_has_ipv6, io_reason, parse_bool, parse_signal, signal_list, signal_name,
+    validate_resource_name, ResourceNameError, SIGNAL_NAMES,
+};
 
-/// Signal names by number (index 0 is signal 1), as `--signal-list` shows them.
-pub const SIGNAL_NAMES: [&str; 31] = [
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGSTKFLT",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSYS",
-];
-
-/// The name of signal `n` (1..=31).
-pub fn signal_name(n: i32) -> Option<&'static str> {
-    usize::try_from(n)
-        .ok()
-        .and_then(|n| n.checked_sub(1))
-        .and_then(|i| SIGNAL_NAMES.get(i).copied())
-}
-
-/// A signal given by name (`SIGTERM`, any letter case) or by number (1..=31).
-pub fn parse_signal(s: &str) -> Option<i32> {
-    let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i32>().ok().filter(|n| (1..=31).contains(n));
-    }
-    SIGNAL_NAMES
-        .iter()
-        .position(|name| name.eq_ignore_ascii_case(s))
-        .map(|i| i as i32 + 1)
-}
-
-/// The `--signal-list` table: `N) NAME<TAB>`, a newline after every 4th entry
-/// and a final newline.
-pub fn signal_list() -> String {
-    let mut out = String::new();
-    for (i, name) in SIGNAL_NAMES.iter().enumerate() {
-        out.push_str(&format!("{}) {}\t", i + 1, name));
-        if (i + 1) % 4 == 0 {
-            out.push('\n');
-        }
-    }
-    out.push('\n');
-    out
-}
-
-/// Strict boolean: `yes`, `no`, `y`, `n` in any letter case.
-pub fn parse_bool(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("yes") || s.eq_ignore_ascii_case("y") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("no") || s.eq_ignore_ascii_case("n") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// Why a resource name cannot be set by the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResourceNameError {
-    /// It matches no resource grammar.
-    Invalid,
-    /// It is the reserved default name `_RESOURCE`.
-    Reserved,
-}
-
-/// Checks a resource name given by the user (config file or `-r`).
-pub fn validate_resource_name(name: &str) -> Result<(), ResourceNameError> {
-    if name == DEFAULT_RESOURCE_NAME {
-        Err(ResourceNameError::Reserved)
-    } else if resource_type(name).is_none() {
-        Err(ResourceNameError::Invalid)
-    } else {
-        Ok(())
-    }
-}
-
-/// Checks the length of an AF_UNIX socket path; the reason when too long.
-pub fn check_socket_name(name: &str) -> Result<(), String> {
-    if name.len() >= UNIX_PATH_MAX {
-        Err(format!(
-            "the socket name is {} bytes long, but a UNIX socket path must be shorter than {} bytes",
-            name.len(),
-            UNIX_PATH_MAX
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// Checks that `dir` is a directory that can be opened; the reason otherwise.
-pub fn check_mount_point(dir: &str) -> Result<(), String> {
-    match std::fs::read_dir(dir) {
-        Ok(_) => Ok(()),
-        // A FUSE mount left by a killed daemon: the next daemon clears it.
-        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(()),
-        Err(e) => Err(format!(
-            "'{}' is not a directory that can be opened ({})",
-            dir,
-            io_reason(&e)
-        )),
-    }
-}
-
-/// The absolute canonical path of an existing file (TLS files); the reason
-/// when it cannot be resolved.
-pub fn canonical_file(path: &str) -> Result<String, String> {
-    match std::fs::canonicalize(path) {
-        Ok(p) => Ok(p.to_string_lossy().into_owned()),
-        Err(e) => Err(format!("'{}' cannot be resolved ({})", path, io_reason(&e))),
-    }
-}
-
-/// Whether the network interface `name` has an IPv6 address.
-pub fn interface_has_ipv6(name: &str) -> bool {
-    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills a linked list that we walk read-only and free
-    // with freeifaddrs before returning.
-    unsafe {
-        if libc::getifaddrs(&mut ifap) != 0 {
-            return false;
-        }
-        let mut found = false;
-        let mut cur = ifap;
-        while !cur.is_null() {
-            let ifa = &*cur;
-            if !ifa.ifa_addr.is_null()
-                && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET6
-                && !ifa.ifa_name.is_null()
-                && std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes() == name.as_bytes()
-            {
-                found = true;
-                break;
-            }
-            cur = ifa.ifa_next;
-        }
-        libc::freeifaddrs(ifap);
-        found
-    }
-}
-
-/// The warning printed when a network interface is ignored.
-pub fn interface_warning(name: &str) -> String {
-    format!("flom: network interface '{name}' has no IPv6 address; the setting is ignored.")
-}
-
-/// An I/O error as a short lower-case reason, without the `(os error N)` tail.
-pub fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    };
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
-        None => s,
-    }
-}
-
-/// `|v|`, saturating at `i32::MAX`.
-pub fn abs_value(v: i32) -> i32 {
-    v.saturating_abs()
-}
-
-/// `|v|`, with 0 turned into 1.
-pub fn abs_at_least_one(v: i32) -> i32 {
-    v.saturating_abs().max(1)
-}
-
-// ---------------------------------------------------------------------------
-// GLib key-file syntax
-// ---------------------------------------------------------------------------
-
-/// One `Key=value` line, value still escaped (leading whitespace removed).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub group: String,
-    pub key: String,
-    pub raw: String,
-    /// 1-based line number.
-    pub line: usize,
-}
-
-/// A parsed key file: every entry in file order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyFile {
-    pub entries: Vec<Entry>,
-}
-
-/// A syntax error: the 1-based line and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyntaxError {
-    pub line: usize,
-    pub message: String,
-}
-
-fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
-}
-
-impl KeyFile {
-    /// Parses key-file text: `[Group]` headers, `Key=value` lines, `#`
-    /// comment lines and blank lines. Locale-suffixed keys (`Name[en]`) are
-    /// skipped.
-    pub fn parse(text: &str) -> Result<KeyFile, SyntaxError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut entries = Vec::new();
-        let mut group: Option<String> = None;
-        for (i, line) in text.split('\n').enumerate() {
-            let n = i + 1;
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            let body = line.trim_start_matches(is_space);
-            if body.is_empty() || body.starts_with('#') {
-                continue;
-            }
-            let err = |message: String| SyntaxError { line: n, message };
-            if let Some(rest) = body.strip_prefix('[') {
-                let close = rest
-                    .find(']')
-                    .ok_or_else(|| err("the group header has no closing ']'".to_string()))?;
-                let name = &rest[..close];
-                if !rest[close + 1..].chars().all(is_space) {
-                    return Err(err("unexpected text after the group header".to_string()));
-                }
-                if name.is_empty() || name.contains('[') || name.chars().any(|c| c.is_control()) {
-                    return Err(err(format!("'[{name}]' is not a valid group header")));
-                }
-                group = Some(name.to_string());
-                continue;
-            }
-            let eq = body.find('=').ok_or_else(|| {
-                err(
-                    "this line is not a [Group] header, a Key=value pair or a # comment"
-                        .to_string(),
-                )
-            })?;
-            let key = body[..eq].trim_end_matches(is_space);
-            let raw = body[eq + 1..].trim_start_matches(is_space);
-            if key.is_empty() {
-                return Err(err("the line has '=' but no key name before it".to_string()));
-            }
-            let Some(g) = &group else {
-                return Err(err(format!(
-                    "key '{key}' appears before any [Group] header"
-                )));
-            };
-            if let Some(open) = key.find('[') {
-                // `Key[locale]` entries are translations: ignored.
-                if key.ends_with(']') && open > 0 && !key[open + 1..key.len() - 1].contains('[') {
-                    continue;
-                }
-                return Err(err(format!("'{key}' is not a valid key name")));
-            }
-            if key.contains(']') {
-                return Err(err(format!("'{key}' is not a valid key name")));
-            }
-            entries.push(Entry {
-                group: g.clone(),
-                key: key.to_string(),
-                raw: raw.to_string(),
-                line: n,
-            });
-        }
-        Ok(KeyFile { entries })
-    }
-
-    /// The last entry for `group`/`key` (duplicates: last wins; repeated
-    /// groups are merged).
-    pub fn get(&self, group: &str, key: &str) -> Option<&Entry> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.group == group && e.key == key)
-    }
-}
-
-/// Decodes one escape sequence (the character after a `\\`).
-fn decode_escape(c: Option<char>, list: bool) -> Result<char, String> {
-    match c {
-        Some('s') => Ok(' '),
-        Some('n') => Ok('\n'),
-        Some('t') => Ok('\t'),
-        Some('r') => Ok('\r'),
-        Some('\\') => Ok('\\'),
-        Some(';') if list => Ok(';'),
-        Some(c) => Err(format!("'\\{c}' is not a valid escape sequence")),
-        None => Err("the value ends with a lone '\\'".to_string()),
-    }
-}
-
-/// Decodes the escapes of a string value: `\s \n \t \r \\`.
-pub fn unescape(raw: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            out.push(decode_escape(chars.next(), false)?);
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
-/// Splits a `;` list (trailing `;` allowed, `\;` is a literal `;`) and
-/// decodes each item. Empty items are dropped.
-pub fn split_list(raw: &str) -> Result<Vec<String>, String> {
-    let mut items = Vec::new();
-    let mut cur = String::new();
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => cur.push(decode_escape(chars.next(), true)?),
-            ';' => items.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    items.push(cur);
-    Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
-}
-
-/// A decimal integer that fits in 32 bits, surrounding whitespace allowed.
-pub fn parse_decimal_i32(s: &str) -> Result<i32, String> {
-    let t = s.trim_matches(is_space);
-    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("'{s}' is not a decimal integer"));
-    }
-    t.parse::<i32>()
-        .map_err(|_| format!("'{s}' is out of range (it must fit in a 32-bit signed integer)"))
-}
+use crate::keyfile::is_space;
+pub use crate::keyfile::{parse_decimal_i32, split_list, unescape, Entry, KeyFile, SyntaxError};
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -668,41 +323,6 @@ fn passwd_home() -> Option<PathBuf> {
     }
 }
 
-/// Where a key's value is reported from.
-struct Origin<'a> {
-    path: &'a Path,
-}
-
-impl Origin<'_> {
-    fn invalid(&self, e: &Entry, message: String) -> ConfigError {
-        ConfigError {
-            kind: ConfigErrorKind::InvalidValue,
-            path: self.path.to_path_buf(),
-            line: Some(e.line),
-            message: format!("[{}]/{}: {}", e.group, e.key, message),
-        }
-    }
-
-    fn string(&self, e: &Entry) -> Result<String, ConfigError> {
-        unescape(&e.raw).map_err(|m| self.invalid(e, m))
-    }
-
-    fn optional_string(&self, e: &Entry) -> Result<Option<String>, ConfigError> {
-        let s = self.string(e)?;
-        Ok(if s.is_empty() { None } else { Some(s) })
-    }
-
-    fn boolean(&self, e: &Entry) -> Result<bool, ConfigError> {
-        let s = self.string(e)?;
-        parse_bool(s.trim_matches(is_space))
-            .ok_or_else(|| self.invalid(e, format!("'{s}' is not a valid value; use yes or no")))
-    }
-
-    fn integer(&self, e: &Entry) -> Result<i32, ConfigError> {
-        parse_decimal_i32(&e.raw).map_err(|m| self.invalid(e, m))
-    }
-}
-
 impl Config {
     /// Layers 0–2: defaults, the system file and the user file (what the
     /// library uses). Warnings go to stderr.
@@ -810,171 +430,54 @@ impl Config {
     }
 
     /// Applies the known keys of a parsed file, in C FLoM's reading order
-    /// (which decides the error reported first). Unknown groups/keys are ignored.
+    /// (the order of the option table, which decides the error reported
+    /// first). Unknown groups/keys are ignored.
     pub fn apply_key_file(
         &mut self,
         kf: &KeyFile,
         path: &Path,
         warnings: &mut Vec<String>,
     ) -> Result<(), ConfigError> {
-        let o = Origin { path };
-        let loc = |e: &Entry| format!("{}:{}", path.display(), e.line);
-        // [Trace]
-        if let Some(e) = kf.get("Trace", "DaemonTraceFile") {
-            self.daemon_trace_file = o.optional_string(e)?;
-        }
-        if let Some(e) = kf.get("Trace", "CommandTraceFile") {
-            self.command_trace_file = o.optional_string(e)?;
-        }
-        if let Some(e) = kf.get("Trace", "AppendTraceFile") {
-            self.append_trace_file = o.boolean(e)?;
-        }
-        if let Some(e) = kf.get("Trace", "Verbose") {
-            self.verbose = o.boolean(e)?;
-        }
-        // [Resource]
-        if let Some(e) = kf.get("Resource", "Name") {
-            let name = o.string(e)?;
-            match validate_resource_name(&name) {
-                Ok(()) => self.resource_name = name,
-                Err(ResourceNameError::Reserved) => {
-                    return Err(o.invalid(
-                        e,
-                        format!("'{name}' is a reserved resource name and cannot be set"),
-                    ))
+        for setting in options::SETTINGS.iter() {
+            let Some(e) = kf.get(setting.group, setting.key) else {
+                continue;
+            };
+            let place = Place::File {
+                path,
+                line: e.line,
+                setting,
+            };
+            let invalid = |reason: String| ConfigError {
+                kind: ConfigErrorKind::InvalidValue,
+                path: path.to_path_buf(),
+                line: Some(e.line),
+                message: format!("[{}]/{}: {}", e.group, e.key, reason),
+            };
+            let warning = match &setting.kind {
+                Kind::Int(..) => {
+                    let v = parse_decimal_i32(&e.raw).map_err(invalid)?;
+                    setting.store_int(self, v, &place)
                 }
-                Err(ResourceNameError::Invalid) => {
-                    let hint = if name.ends_with(is_space) {
-                        " (note the trailing whitespace)"
-                    } else {
-                        ""
+                Kind::Signals(_) => {
+                    let items = split_list(&e.raw).map_err(invalid)?;
+                    warnings.extend(setting.store_signals(self, &items, &place));
+                    None
+                }
+                kind => {
+                    let text = unescape(&e.raw).map_err(invalid)?;
+                    // GLib-style values: yes/no and lock modes are trimmed.
+                    let text = match kind {
+                        Kind::YesNo(..) | Kind::Switch(_) | Kind::LockMode(..) => {
+                            text.trim_matches(is_space)
+                        }
+                        _ => text.as_str(),
                     };
-                    return Err(
-                        o.invalid(e, format!("'{name}' is not a valid resource name{hint}"))
-                    );
+                    setting
+                        .store_text(self, text, &place)
+                        .map_err(|i| invalid(i.reason))?
                 }
-            }
-        }
-        if let Some(e) = kf.get("Resource", "Timeout") {
-            self.resource_timeout = o.integer(e)?;
-        }
-        if let Some(e) = kf.get("Resource", "Quantity") {
-            let q = o.integer(e)?;
-            if q != 0 {
-                self.resource_quantity = abs_value(q);
-            }
-        }
-        if let Some(e) = kf.get("Resource", "LockMode") {
-            let s = o.string(e)?;
-            self.lock_mode = LockMode::parse(s.trim_matches(is_space)).ok_or_else(|| {
-                o.invalid(
-                    e,
-                    format!(
-                        "'{s}' is not a valid lock mode; use NL, CR, CW, PR, PW or EX (or NullLock, ConcurrentRead, ConcurrentWrite, ProtectedRead, ProtectedWrite, Exclusive)"
-                    ),
-                )
-            })?;
-        }
-        if let Some(e) = kf.get("Resource", "Create") {
-            self.resource_create = o.boolean(e)?;
-        }
-        if let Some(e) = kf.get("Resource", "IdleLifespan") {
-            let v = o.integer(e)?;
-            if v != 0 {
-                self.resource_idle_lifespan = abs_value(v);
-            }
-        }
-        // [Daemon]
-        if let Some(e) = kf.get("Daemon", "SocketName") {
-            let s = o.optional_string(e)?;
-            if let Some(name) = &s {
-                check_socket_name(name).map_err(|m| o.invalid(e, m))?;
-            }
-            self.socket_name = s;
-        }
-        if let Some(e) = kf.get("Daemon", "Lifespan") {
-            self.daemon_lifespan = o.integer(e)?;
-        }
-        if let Some(e) = kf.get("Daemon", "UnicastAddress") {
-            self.unicast_address = o.optional_string(e)?;
-        }
-        if let Some(e) = kf.get("Daemon", "UnicastPort") {
-            self.unicast_port = abs_value(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Daemon", "MulticastAddress") {
-            self.multicast_address = o.optional_string(e)?;
-        }
-        if let Some(e) = kf.get("Daemon", "MulticastPort") {
-            self.multicast_port = abs_value(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Daemon", "MountPointVFS") {
-            let s = o.optional_string(e)?;
-            if let Some(dir) = &s {
-                check_mount_point(dir).map_err(|m| o.invalid(e, m))?;
-            }
-            self.mount_point_vfs = s;
-        }
-        // [Monitor]
-        if let Some(e) = kf.get("Monitor", "IgnoredSignals") {
-            let items = split_list(&e.raw).map_err(|m| o.invalid(e, m))?;
-            let mut signals = Vec::new();
-            for item in items {
-                match parse_signal(&item) {
-                    Some(n) => signals.push(n),
-                    None => warnings.push(format!(
-                        "flom: {}: [Monitor]/IgnoredSignals: '{}' is not a signal name or number (1-31); it is ignored (see flom --signal-list).",
-                        loc(e),
-                        item
-                    )),
-                }
-            }
-            self.set_ignored_signals(signals);
-        }
-        // [Network]
-        if let Some(e) = kf.get("Network", "NetworkInterface") {
-            match o.optional_string(e)? {
-                Some(name) if !interface_has_ipv6(&name) => {
-                    warnings.push(format!("{} ({})", interface_warning(&name), loc(e)))
-                }
-                v => self.network_interface = v,
-            }
-        }
-        if let Some(e) = kf.get("Network", "DiscoveryAttempts") {
-            self.discovery_attempts = abs_at_least_one(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Network", "DiscoveryTimeout") {
-            self.discovery_timeout = abs_value(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Network", "DiscoveryTTL") {
-            self.discovery_ttl = abs_at_least_one(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Network", "TcpKeepaliveTime") {
-            self.tcp_keepalive_time = abs_value(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Network", "TcpKeepaliveIntvl") {
-            self.tcp_keepalive_intvl = abs_value(o.integer(e)?);
-        }
-        if let Some(e) = kf.get("Network", "TcpKeepaliveProbes") {
-            self.tcp_keepalive_probes = abs_value(o.integer(e)?);
-        }
-        // [TLS]
-        let tls_file = |e: &Entry| -> Result<Option<String>, ConfigError> {
-            match o.optional_string(e)? {
-                Some(p) => canonical_file(&p).map(Some).map_err(|m| o.invalid(e, m)),
-                None => Ok(None),
-            }
-        };
-        if let Some(e) = kf.get("TLS", "TlsCertificate") {
-            self.tls_certificate = tls_file(e)?;
-        }
-        if let Some(e) = kf.get("TLS", "TlsPrivateKey") {
-            self.tls_private_key = tls_file(e)?;
-        }
-        if let Some(e) = kf.get("TLS", "TlsCaCertificate") {
-            self.tls_ca_certificate = tls_file(e)?;
-        }
-        if let Some(e) = kf.get("TLS", "TlsCheckPeerId") {
-            self.tls_check_peer_id = o.boolean(e)?;
+            };
+            warnings.extend(warning);
         }
         Ok(())
     }
@@ -983,51 +486,12 @@ impl Config {
     // Dump, check, adjustment
     // -----------------------------------------------------------------------
 
-    /// The `--verbose` dump: 29 `[Group]/Key=value` lines, each ending in `\n`.
+    /// The `--verbose` dump: 29 `[Group]/Key=value` lines (one per setting
+    /// of the option table, in its order), each ending in `\n`.
     pub fn verbose_dump(&self) -> String {
-        fn q(s: &Option<String>) -> String {
-            format!("'{}'", s.as_deref().unwrap_or(""))
-        }
-        let b = |v: bool| u8::from(v);
-        let signals: Vec<&str> = self
-            .ignored_signals
-            .iter()
-            .filter_map(|&n| signal_name(n))
-            .collect();
-        let lines = [
-            format!("[Trace]/DaemonTraceFile={}", q(&self.daemon_trace_file)),
-            format!("[Trace]/CommandTraceFile={}", q(&self.command_trace_file)),
-            format!("[Trace]/AppendTraceFile={}", b(self.append_trace_file)),
-            format!("[Trace]/Verbose={}", b(self.verbose)),
-            format!("[Resource]/Name='{}'", self.resource_name),
-            format!("[Resource]/Timeout={}", self.resource_timeout),
-            format!("[Resource]/Quantity={}", self.resource_quantity),
-            format!("[Resource]/LockMode={}", self.lock_mode.code()),
-            format!("[Resource]/Create={}", b(self.resource_create)),
-            format!("[Resource]/IdleLifespan={}", self.resource_idle_lifespan),
-            format!("[Daemon]/SocketName={}", q(&self.socket_name)),
-            format!("[Daemon]/Lifespan={}", self.daemon_lifespan),
-            format!("[Daemon]/UnicastAddress={}", q(&self.unicast_address)),
-            format!("[Daemon]/UnicastPort={}", self.unicast_port),
-            format!("[Daemon]/MulticastAddress={}", q(&self.multicast_address)),
-            format!("[Daemon]/MulticastPort={}", self.multicast_port),
-            format!("[Daemon]/MountPointVFS={}", q(&self.mount_point_vfs)),
-            format!("[Monitor]/IgnoredSignals='{}'", signals.join(";")),
-            format!("[Network]/NetworkInterface={}", q(&self.network_interface)),
-            format!("[Network]/DiscoveryAttempts={}", self.discovery_attempts),
-            format!("[Network]/DiscoveryTimeout={}", self.discovery_timeout),
-            format!("[Network]/DiscoveryTTL={}", self.discovery_ttl),
-            format!("[Network]/TcpKeepaliveTime={}", self.tcp_keepalive_time),
-            format!("[Network]/TcpKeepaliveIntvl={}", self.tcp_keepalive_intvl),
-            format!("[Network]/TcpKeepaliveProbes={}", self.tcp_keepalive_probes),
-            format!("[TLS]/TlsCertificate={}", q(&self.tls_certificate)),
-            format!("[TLS]/TlsPrivateKey={}", q(&self.tls_private_key)),
-            format!("[TLS]/TlsCaCertificate={}", q(&self.tls_ca_certificate)),
-            format!("[TLS]/TlsCheckPeerId={}", b(self.tls_check_peer_id)),
-        ];
         let mut out = String::new();
-        for l in lines {
-            out.push_str(&l);
+        for setting in options::SETTINGS.iter() {
+            out.push_str(&setting.dump_line(self));
             out.push('\n');
         }
         out
@@ -1185,108 +649,6 @@ mod tests {
             lifespans,
             vec!["[Resource]/IdleLifespan=0", "[Daemon]/Lifespan=5000"]
         );
-    }
-
-    #[test]
-    fn ini_basic_syntax() {
-        let kf = KeyFile::parse(
-            "# comment\n\n  # indented comment\n[Resource]\n  Name  =  abc  \nTimeout=1\n[Other]\nX=y\n",
-        )
-        .unwrap();
-        assert_eq!(kf.get("Resource", "Name").unwrap().raw, "abc  ");
-        assert_eq!(kf.get("Resource", "Name").unwrap().line, 5);
-        assert_eq!(kf.get("Resource", "Timeout").unwrap().raw, "1");
-        assert_eq!(kf.get("Other", "X").unwrap().raw, "y");
-        assert!(kf.get("Resource", "X").is_none());
-        // case-sensitive group and key names
-        assert!(kf.get("resource", "Name").is_none());
-        assert!(kf.get("Resource", "name").is_none());
-    }
-
-    #[test]
-    fn ini_no_inline_comments_and_quotes_kept() {
-        let kf = KeyFile::parse("[G]\nA=abc ; x\nB=\"x\"\nC=a#b\n").unwrap();
-        assert_eq!(kf.get("G", "A").unwrap().raw, "abc ; x");
-        assert_eq!(kf.get("G", "B").unwrap().raw, "\"x\"");
-        assert_eq!(kf.get("G", "C").unwrap().raw, "a#b");
-    }
-
-    #[test]
-    fn ini_duplicates_and_merged_groups() {
-        let kf = KeyFile::parse("[G]\nA=1\n[H]\nA=9\n[G]\nA=2\nA=3\n").unwrap();
-        assert_eq!(kf.get("G", "A").unwrap().raw, "3");
-        assert_eq!(kf.get("H", "A").unwrap().raw, "9");
-    }
-
-    #[test]
-    fn ini_locale_keys_ignored() {
-        let kf = KeyFile::parse("[G]\nName[en]=x\nName=y\nName[it_IT]=z\n").unwrap();
-        assert_eq!(kf.get("G", "Name").unwrap().raw, "y");
-        assert_eq!(kf.entries.len(), 1);
-    }
-
-    #[test]
-    fn ini_crlf_bom_and_empty() {
-        let kf = KeyFile::parse("\u{feff}[G]\r\nA=b\r\n").unwrap();
-        assert_eq!(kf.get("G", "A").unwrap().raw, "b");
-        assert!(KeyFile::parse("").unwrap().entries.is_empty());
-        assert!(KeyFile::parse("\n\n# x\n").unwrap().entries.is_empty());
-        let kf = KeyFile::parse("[G]  \nA=\n").unwrap();
-        assert_eq!(kf.get("G", "A").unwrap().raw, "");
-    }
-
-    #[test]
-    fn ini_syntax_errors_have_lines() {
-        let e = KeyFile::parse("Name=x\n").unwrap_err();
-        assert_eq!(e.line, 1);
-        assert!(e.message.contains("before any [Group]"), "{}", e.message);
-        let e = KeyFile::parse("[G]\n\nnot a pair\n").unwrap_err();
-        assert_eq!(e.line, 3);
-        assert!(e.message.contains("not a [Group] header"));
-        assert_eq!(KeyFile::parse("[G\n").unwrap_err().line, 1);
-        assert_eq!(KeyFile::parse("# c\n[G] x\n").unwrap_err().line, 2);
-        assert_eq!(KeyFile::parse("[]\n").unwrap_err().line, 1);
-        assert_eq!(KeyFile::parse("[G]\n=v\n").unwrap_err().line, 2);
-        assert_eq!(KeyFile::parse("[G]\na]b=v\n").unwrap_err().line, 2);
-    }
-
-    #[test]
-    fn escapes() {
-        assert_eq!(unescape(r"a\sb\tc\nd\re\\f").unwrap(), "a b\tc\nd\re\\f");
-        assert_eq!(unescape(r"\s\slead").unwrap(), "  lead");
-        assert!(unescape(r"a\x").unwrap_err().contains("\\x"));
-        assert!(unescape("a\\").is_err());
-        assert!(unescape(r"a\;").is_err());
-    }
-
-    #[test]
-    fn lists() {
-        assert_eq!(split_list("a;b;").unwrap(), vec!["a", "b"]);
-        assert_eq!(split_list("a;;b").unwrap(), vec!["a", "b"]);
-        assert_eq!(split_list(r"a\;b;c\sd").unwrap(), vec!["a;b", "c d"]);
-        assert_eq!(split_list(r"a\\;b").unwrap(), vec!["a\\", "b"]);
-        assert!(split_list("").unwrap().is_empty());
-        assert!(split_list(r"a\q").is_err());
-    }
-
-    #[test]
-    fn decimal_integers() {
-        assert_eq!(parse_decimal_i32("12"), Ok(12));
-        assert_eq!(parse_decimal_i32(" -100 "), Ok(-100));
-        assert_eq!(parse_decimal_i32("+7"), Ok(7));
-        assert_eq!(parse_decimal_i32("2147483647"), Ok(i32::MAX));
-        assert_eq!(parse_decimal_i32("-2147483648"), Ok(i32::MIN));
-        assert!(parse_decimal_i32("2147483648")
-            .unwrap_err()
-            .contains("out of range"));
-        for bad in ["0x10", "12abc", "", "-", "1 2", "abc"] {
-            assert!(
-                parse_decimal_i32(bad)
-                    .unwrap_err()
-                    .contains("not a decimal integer"),
-                "{bad}"
-            );
-        }
     }
 
     #[test]
@@ -1478,7 +840,7 @@ TlsCheckPeerId=yes
         assert_eq!(e.line, Some(3));
         assert_eq!(
             e.to_string(),
-            "flom: /x/f.conf:3: [Trace]/Verbose: 'maybe' is not a valid value; use yes or no."
+            "flom: /x/f.conf:3: [Trace]/Verbose: 'maybe' is not a yes/no value; use yes, no, y or n, in any letter case."
         );
         assert_eq!(
             e.stdout_line(),

@@ -1,8 +1,8 @@
 //! Running the command while the lock is held: spawn it as a child, forward
 //! SIGTERM/SIGINT/SIGHUP to it, ignore the signals the user listed, wait for
-//! it, and turn its end into flom's exit status (128+N for death by signal N).
+//! it, and tell how it ended (`error::exit_status` turns that into flom's
+//! exit status).
 
-use crate::rc;
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -44,19 +44,14 @@ fn signal_name(sig: i32) -> String {
 /// How the command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
-    /// Exit status to propagate (0..255, or 128+N after signal N).
-    Status(i32),
-    /// The command could not be started (exit 97).
+    /// It exited with this status (0..255).
+    Exited(i32),
+    /// It was killed by this signal.
+    Signalled(i32),
+    /// It could not be started, or flom lost track of it (message printed).
     NotExecuted,
-}
-
-impl Ending {
-    pub fn exit_status(self) -> i32 {
-        match self {
-            Ending::Status(s) => s,
-            Ending::NotExecuted => rc::ES_UNABLE_TO_EXECUTE_COMMAND,
-        }
-    }
+    /// waitpid reported neither an exit nor a death by signal.
+    Unknown,
 }
 
 /// Runs `argv` (argv[0] looked up in PATH) and waits for it.
@@ -127,11 +122,11 @@ pub fn run_command(argv: &[String], ignored: &[i32]) -> Ending {
     restore(&saved);
     drop(child);
     if libc::WIFEXITED(status) {
-        Ending::Status(libc::WEXITSTATUS(status))
+        Ending::Exited(libc::WEXITSTATUS(status))
     } else if libc::WIFSIGNALED(status) {
-        Ending::Status(128 + libc::WTERMSIG(status))
+        Ending::Signalled(libc::WTERMSIG(status))
     } else {
-        Ending::Status(rc::ES_GENERIC_ERROR)
+        Ending::Unknown
     }
 }
 

@@ -2,35 +2,57 @@
 
 use flom::cli::{self, Action};
 use flom::client;
+use flom::error::{exit_status, FlomError, Outcome};
 use std::os::unix::ffi::OsStringExt;
 
-fn main() {
+/// The outcome of an early exit of option parsing, which reports it as the
+/// exit status to use (its messages are already printed).
+fn parse_exit(status: i32) -> Outcome {
+    match status {
+        flom::rc::ES_OK => Outcome::Done,
+        flom::rc::ES_UNABLE_TO_EXECUTE_COMMAND => Outcome::Failed(FlomError::NoCommand),
+        _ => Outcome::Failed(FlomError::InvalidOptions),
+    }
+}
+
+fn invocation() -> Outcome {
     let mut args: Vec<String> = Vec::new();
     for a in std::env::args_os() {
         match String::from_utf8(a.into_vec()) {
             Ok(s) => args.push(s),
             Err(_) => {
-                eprintln!("option parsing failed: Invalid byte sequence in conversion input");
-                std::process::exit(flom::rc::ES_GENERIC_ERROR);
+                return Outcome::Failed(FlomError::Usage(
+                    "option parsing failed: Invalid byte sequence in conversion input".into(),
+                ))
             }
         }
     }
-    let status = match cli::parse(&args) {
-        Err(status) => status,
-        Ok(inv) => {
-            if inv.config.tls_certificate.is_some()
-                || inv.config.tls_private_key.is_some()
-                || inv.config.tls_ca_certificate.is_some()
-            {
-                eprintln!("flom: TLS is not supported by this build yet: remove the --tls-* options (or [TLS] keys) to go on");
-                std::process::exit(flom::rc::ES_GENERIC_ERROR);
-            }
-            match inv.action {
-                Action::Run(command) => client::run(&inv.config, &command),
-                Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
-                Action::DebugFeature(name) => flom::debug_feature::run(&inv.config, &name),
-            }
-        }
+    let inv = match cli::parse(&args) {
+        Ok(inv) => inv,
+        Err(status) => return parse_exit(status),
     };
-    std::process::exit(status);
+    let tls = &inv.config;
+    if tls.tls_certificate.is_some()
+        || tls.tls_private_key.is_some()
+        || tls.tls_ca_certificate.is_some()
+    {
+        return Outcome::Failed(FlomError::Usage(
+            "flom: TLS is not supported by this build yet: remove the --tls-* options (or [TLS] keys) to go on".into(),
+        ));
+    }
+    match inv.action {
+        Action::Run(command) => client::run(&inv.config, &command),
+        Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
+        Action::DebugFeature(name) => {
+            Outcome::SelfCheck(flom::debug_feature::run(&inv.config, &name) == 0)
+        }
+    }
+}
+
+fn main() {
+    let outcome = invocation();
+    if let Outcome::Failed(e @ FlomError::Usage(_)) = &outcome {
+        eprintln!("{e}");
+    }
+    std::process::exit(exit_status(&outcome));
 }

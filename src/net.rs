@@ -119,6 +119,63 @@ impl AsRawFd for Listener {
     }
 }
 
+/// Why `listen_unix_exclusive` failed.
+#[derive(Debug)]
+pub enum UnixListenError {
+    /// The `<path>.lock` guard file cannot be opened.
+    OpenGuard(io::Error),
+    /// Another daemon holds the guard.
+    Taken,
+    /// The socket cannot be bound.
+    Bind(io::Error),
+}
+
+/// A UNIX-socket listener that is alone on its path: holds an exclusive
+/// `flock` on `<path>.lock` (kept in the returned file), unlinks a stale
+/// socket file and binds a fresh non-blocking one.
+pub fn listen_unix_exclusive(path: &str) -> Result<(UnixListener, std::fs::File), UnixListenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let guard = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o666)
+        .open(format!("{path}.lock"))
+        .map_err(UnixListenError::OpenGuard)?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(UnixListenError::Taken);
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(UnixListenError::Bind)?;
+    listener
+        .set_nonblocking(true)
+        .map_err(UnixListenError::Bind)?;
+    Ok((listener, guard))
+}
+
+/// Removes the socket file of a listener made by `listen_unix_exclusive`.
+pub fn unlink_unix_socket(path: &str) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// A non-blocking TCP listener on the first of `candidates` that binds;
+/// `on_error` hears of each one that does not.
+pub fn listen_tcp_first(
+    candidates: &[SocketAddr],
+    mut on_error: impl FnMut(&SocketAddr, &io::Error),
+) -> Option<io::Result<TcpListener>> {
+    let listener = candidates.iter().find_map(|a| match TcpListener::bind(a) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            on_error(a, &e);
+            None
+        }
+    })?;
+    Some(listener.set_nonblocking(true).map(|_| listener))
+}
+
 /// Waits until `fd` is readable or `timeout_ms` passes (-1: forever).
 /// Returns false on timeout.
 pub fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {

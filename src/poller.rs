@@ -67,12 +67,6 @@ fn from_epoll(e: u32) -> i16 {
     r
 }
 
-impl Default for Poller {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Drop for Poller {
     fn drop(&mut self) {
         // SAFETY: closing the epoll descriptor we own.
@@ -81,20 +75,19 @@ impl Drop for Poller {
 }
 
 impl Poller {
-    pub fn new() -> Poller {
+    /// A new epoll instance (fails when the process is out of descriptors).
+    pub fn new() -> io::Result<Poller> {
         // SAFETY: creating an epoll instance we own.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        assert!(
-            epfd >= 0,
-            "epoll_create1 failed: {}",
-            io::Error::last_os_error()
-        );
-        Poller {
+        if epfd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Poller {
             epfd,
             fd_of_token: Vec::new(),
             registered: 0,
             buf: vec![libc::epoll_event { events: 0, u64: 0 }; BATCH],
-        }
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -105,44 +98,58 @@ impl Poller {
         self.registered == 0
     }
 
-    fn ctl(&self, op: i32, fd: RawFd, token: Token, events: i16) {
+    fn ctl(&self, op: i32, fd: RawFd, token: Token, events: i16) -> io::Result<()> {
         let mut ev = libc::epoll_event {
             events: to_epoll(events),
             u64: token as u64,
         };
         // SAFETY: epoll_ctl on our epoll fd with a valid event struct.
-        unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) };
+        if unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
     }
 
-    pub fn register(&mut self, fd: RawFd, token: Token, events: i16) {
+    /// Watches `fd` for `events` under `token`; on error nothing is watched.
+    pub fn register(&mut self, fd: RawFd, token: Token, events: i16) -> io::Result<()> {
         if token >= self.fd_of_token.len() {
             self.fd_of_token.resize(token + 1, -1);
         }
-        debug_assert_eq!(self.fd_of_token[token], -1, "token registered twice");
+        if self.fd_of_token[token] != -1 {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "token registered twice",
+            ));
+        }
+        self.ctl(libc::EPOLL_CTL_ADD, fd, token, events)?;
         self.fd_of_token[token] = fd;
         self.registered += 1;
-        self.ctl(libc::EPOLL_CTL_ADD, fd, token, events);
+        Ok(())
     }
 
-    pub fn set_events(&mut self, token: Token, events: i16) {
-        let fd = self.fd_of_token[token];
-        if fd >= 0 {
-            self.ctl(libc::EPOLL_CTL_MOD, fd, token, events);
+    /// Changes the events watched under `token` (a token not watched: no-op).
+    pub fn set_events(&mut self, token: Token, events: i16) -> io::Result<()> {
+        match self.fd_of_token.get(token) {
+            Some(&fd) if fd >= 0 => self.ctl(libc::EPOLL_CTL_MOD, fd, token, events),
+            _ => Ok(()),
         }
     }
 
-    pub fn deregister(&mut self, token: Token) {
+    /// Stops watching `token` (a token not watched: no-op).
+    pub fn deregister(&mut self, token: Token) -> io::Result<()> {
         let Some(fd) = self
             .fd_of_token
             .get_mut(token)
             .map(|f| std::mem::replace(f, -1))
         else {
-            return;
+            return Ok(());
         };
         if fd >= 0 {
             self.registered -= 1;
-            self.ctl(libc::EPOLL_CTL_DEL, fd, token, 0);
+            self.ctl(libc::EPOLL_CTL_DEL, fd, token, 0)?;
         }
+        Ok(())
     }
 
     /// Waits up to `timeout_ms` (-1: forever) and appends the ready
@@ -180,8 +187,9 @@ mod tests {
     #[test]
     fn readiness_by_token() {
         let (mut a, b) = UnixStream::pair().unwrap();
-        let mut p = Poller::new();
-        p.register(b.as_raw_fd(), 7, READABLE);
+        let mut p = Poller::new().unwrap();
+        p.register(b.as_raw_fd(), 7, READABLE).unwrap();
+        assert!(p.register(b.as_raw_fd(), 7, READABLE).is_err());
         let mut ev = Vec::new();
         p.wait(0, &mut ev).unwrap();
         assert!(ev.is_empty());
@@ -190,11 +198,13 @@ mod tests {
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].token, 7);
         assert!(ev[0].readable());
-        p.set_events(7, 0);
+        p.set_events(7, 0).unwrap();
         ev.clear();
         p.wait(0, &mut ev).unwrap();
         assert!(ev.is_empty());
-        p.deregister(7);
+        p.deregister(7).unwrap();
+        assert!(p.is_empty());
+        assert!(p.register(-1, 8, READABLE).is_err());
         assert!(p.is_empty());
     }
 }

@@ -10,17 +10,22 @@ pub const LOCK_CANT_WAIT: i32 = 5;
 pub const LOCK_IMPOSSIBLE: i32 = 6;
 pub const CONNECTION_REFUSED: i32 = 7;
 pub const NETWORK_TIMEOUT: i32 = 9;
+pub const API_IMMUTABLE_HANDLE: i32 = 11;
+pub const RESOURCE_IS_NOT_TRANSACTIONAL: i32 = 12;
 pub const DAEMON_NOT_STARTED: i32 = -2;
 pub const INVALID_OPTION: i32 = -5;
 pub const BUFFER_OVERFLOW: i32 = -9;
 pub const PROTOCOL_ERROR: i32 = -13;
 pub const INVALID_RESOURCE_NAME: i32 = -14;
 pub const PROTOCOL_LEVEL_MISMATCH: i32 = -15;
+pub const API_INVALID_SEQUENCE: i32 = -17;
 pub const INVALID_IP_ADDRESS: i32 = -19;
+pub const INVALID_IPV6_NETWORK_INTERFACE: i32 = -20;
 pub const BIND_ERROR: i32 = -101;
 pub const CONNECT_ERROR: i32 = -105;
 pub const FLOCK_ERROR: i32 = -108;
 pub const FORK_ERROR: i32 = -109;
+pub const GETADDRINFO_ERROR: i32 = -110;
 pub const LISTEN_ERROR: i32 = -117;
 pub const OPEN_ERROR: i32 = -120;
 pub const OPENDIR_ERROR: i32 = -121;
@@ -28,10 +33,11 @@ pub const PIPE_ERROR: i32 = -122;
 pub const REALPATH_ERROR: i32 = -125;
 pub const RECV_ERROR: i32 = -126;
 pub const SEND_ERROR: i32 = -130;
+pub const SENDTO_ERROR: i32 = -131;
 pub const SOCKET_ERROR: i32 = -139;
 pub const G_KEY_FILE_LOAD_FROM_FILE_ERROR: i32 = -203;
 
-/// Exit statuses of the `flom` command.
+/// Exit statuses of the `flom` command (chosen only by `error::exit_status`).
 pub const ES_OK: i32 = 0;
 pub const ES_REQUESTER_CANT_WAIT: i32 = 96;
 pub const ES_UNABLE_TO_EXECUTE_COMMAND: i32 = 97;

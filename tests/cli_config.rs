@@ -9,11 +9,10 @@
 //! `~/.flom` is the test's file; every run that may connect names the
 //! test's own socket with `-s`.
 
-mod cli_support;
 mod common;
 
-use cli_support::*;
-use common::{exists, machine_id, Env, Out};
+use common::cli::*;
+use common::{exists, machine_id, skip, Env, Out};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 

@@ -7,16 +7,6 @@ use common::*;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-const QUIESCE: &str = "Starting FLoM daemon quiesce shutdown...\n";
-const IMMEDIATE: &str = "Starting FLoM daemon immediate shutdown...\n";
-
-/// Waits (bounded) until `pid` has ended and `sock` is gone.
-#[track_caller]
-fn wait_daemon_gone(pid: i32, sock: &str) {
-    wait_until(T, &format!("daemon {pid} to exit"), || !pid_alive(pid));
-    wait_until(T, &format!("{sock} to be removed"), || !exists(sock));
-}
-
 #[test]
 fn first_client_starts_the_daemon() {
     let env = Env::new("autostart");

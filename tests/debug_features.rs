@@ -11,162 +11,62 @@
 //! usable: the kernel turns an IPv6 route through the loopback device into
 //! a reject route, so the client's send finds no route.)
 
-mod cli_support;
 mod common;
 
-use cli_support::*;
-use common::{wait_until, Env, T};
+use common::cli::*;
+use common::netns::{namespaces_usable, parse_sock_table, Namespace};
+use common::{skip, wait_until, Env, T};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 const SERVER_OUT: &str = "Arrived datagram is 'HELLO'\nSent datagram is 'WELCOME'\n";
 const CLIENT_OUT: &str = "Sent datagram is 'HELLO'\nArrived datagram is 'WELCOME'\n";
 
-fn ip_binary() -> Option<&'static str> {
-    ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-}
-
-fn run_ip(ip: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(ip)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {ip}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`ip {}`: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+/// A private network namespace with its loopback up and a veth pair whose
+/// two ends both stay inside it, with link-local addresses; None (after
+/// printing why) when it cannot be made here.
+fn debug_namespace(test: &str, tag: &str) -> Option<Namespace> {
+    if !namespaces_usable(test) {
+        return None;
     }
-}
-
-/// A private network namespace `flomdbg-<pid>-<tag>`, deleted (with every
-/// process in it) on drop.
-struct Ns {
-    ip: &'static str,
-    name: String,
-}
-
-impl Ns {
-    /// None (after printing why) when namespaces cannot be made here.
-    fn new(test: &str, tag: &str) -> Option<Ns> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            skip(test, "needs root to create a network namespace");
-            return None;
-        }
-        let Some(ip) = ip_binary() else {
-            skip(test, "the `ip` command (iproute2) is not installed");
-            return None;
-        };
-        if !Path::new("/proc/sys/net/ipv6").exists() {
-            skip(test, "no IPv6 in this kernel");
-            return None;
-        }
-        remove_stale(ip);
-        let name = format!("flomdbg-{}-{tag}", std::process::id());
-        if let Err(e) = run_ip(ip, &["netns", "add", &name]) {
+    if !Path::new("/proc/sys/net/ipv6").exists() {
+        skip(test, "no IPv6 in this kernel");
+        return None;
+    }
+    let ns = match Namespace::add(tag) {
+        Ok(ns) => ns,
+        Err(e) => {
             skip(test, &format!("`ip netns` unavailable: {e}"));
             return None;
         }
-        let ns = Ns { ip, name };
-        let n = ns.name.clone();
-        let setup: Vec<Vec<&str>> = vec![
-            vec!["link", "set", "lo", "up"],
-            vec!["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
-            vec!["link", "set", "v0", "addrgenmode", "none"],
-            vec!["link", "set", "v1", "addrgenmode", "none"],
-            vec!["link", "set", "v0", "up"],
-            vec!["link", "set", "v1", "up"],
-            vec!["-6", "addr", "add", "fe80::1/64", "dev", "v0", "nodad"],
-            vec!["-6", "addr", "add", "fe80::2/64", "dev", "v1", "nodad"],
-        ];
-        for args in setup {
-            let mut a = vec!["-n", n.as_str()];
-            a.extend(args);
-            if let Err(e) = run_ip(ip, &a) {
-                skip(test, &format!("cannot set up the namespace: {e}"));
-                return None;
-            }
-        }
-        Some(ns)
-    }
-
-    fn exec(&self) -> Vec<&str> {
-        vec![self.ip, "netns", "exec", self.name.as_str()]
-    }
-
-    fn kill_all(&self) {
-        for _ in 0..100 {
-            let pids: Vec<i32> = run_ip(self.ip, &["netns", "pids", &self.name])
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect();
-            if pids.is_empty() {
-                return;
-            }
-            for pid in pids {
-                // SAFETY: a process inside the namespace this test created.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        self.kill_all();
-        let _ = run_ip(self.ip, &["netns", "del", &self.name]);
-    }
-}
-
-/// Deletes namespaces of earlier runs that died (`flomdbg-<pid>-...` whose
-/// pid is gone).
-fn remove_stale(ip: &str) {
-    let Ok(list) = run_ip(ip, &["netns", "list"]) else {
-        return;
     };
-    for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
-        let Some(pid) = name
-            .strip_prefix("flomdbg-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
+    let setup: [&[&str]; 8] = [
+        &["link", "set", "lo", "up"],
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+        &["link", "set", "v0", "addrgenmode", "none"],
+        &["link", "set", "v1", "addrgenmode", "none"],
+        &["link", "set", "v0", "up"],
+        &["link", "set", "v1", "up"],
+        &["-6", "addr", "add", "fe80::1/64", "dev", "v0", "nodad"],
+        &["-6", "addr", "add", "fe80::2/64", "dev", "v1", "nodad"],
+    ];
+    for args in setup {
+        if let Err(e) = ns.ip(args) {
+            skip(test, &format!("cannot set up the namespace: {e}"));
+            return None;
         }
-        let ns = Ns {
-            ip: ip_binary().unwrap(),
-            name: name.to_string(),
-        };
-        drop(ns);
     }
+    Some(ns)
 }
 
 /// Whether process `pid` (in its own namespace) has a UDP/IPv6 socket
 /// bound to `port`.
 fn udp6_bound(pid: i32, port: u16) -> bool {
-    let Ok(t) = std::fs::read_to_string(format!("/proc/{pid}/net/udp6")) else {
-        return false;
-    };
-    let want = format!(":{port:04X}");
-    t.lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .any(|local| local.ends_with(&want))
+    let t = std::fs::read_to_string(format!("/proc/{pid}/net/udp6")).unwrap_or_default();
+    parse_sock_table(&t).iter().any(|r| r.local_port == port)
 }
 
 fn multicast_exchange(test: &str, tag: &str, server: &str, client: &str, port: u16) {
-    let Some(ns) = Ns::new(test, tag) else {
+    let Some(ns) = debug_namespace(test, tag) else {
         return;
     };
     let env = Env::new(tag);
@@ -174,7 +74,7 @@ fn multicast_exchange(test: &str, tag: &str, server: &str, client: &str, port: u
     let p = port.to_string();
     let server_opt = format!("--debug-feature={server}");
     let mut srv = Spec::new(&home, &[&server_opt, "-A", "ff01::1", "-P", &p])
-        .wrapped(&ns.exec())
+        .wrapped(&ns.exec_prefix())
         .spawn();
     wait_until(T, "the server's UDP socket", || {
         udp6_bound(srv.pid, port) || !srv.is_running()
@@ -184,7 +84,7 @@ fn multicast_exchange(test: &str, tag: &str, server: &str, client: &str, port: u
         &home,
         &["--debug-feature", client, "-A", "ff01::1", "-P", &p],
     )
-    .wrapped(&ns.exec())
+    .wrapped(&ns.exec_prefix())
     .run()
     .expect_code(0)
     .expect_stdout(CLIENT_OUT)

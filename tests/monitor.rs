@@ -6,10 +6,9 @@
 //! the SIGKILL/SIGSTOP and unknown-name warnings, `[Monitor]/IgnoredSignals`
 //! from the config files, and the command's environment.
 
-mod cli_support;
 mod common;
 
-use cli_support::*;
+use common::cli::*;
 use common::{cmdline, lines, pid_alive, release, wait_line, wait_until, Env, T};
 
 /// The command `sleep` started by flom `pid` (waits until it has exec'd).

@@ -1,13 +1,15 @@
 //! Network integration tests: TCP (IPv4, IPv6 link-local, IPv4-mapped IPv6),
 //! UDP multicast discovery (IPv4 and IPv6), management over the network,
 //! daemon lifespans and TCP keepalive, across two hosts built as network
-//! namespaces joined by a veth pair (see `netns/mod.rs`), plus one loopback
+//! namespaces joined by a veth pair (see `common/netns.rs`), plus one loopback
 //! test. Tests that need namespaces skip (with a printed reason) when not
 //! root or when `ip netns` is unavailable.
 
-mod netns;
+mod common;
 
-use netns::*;
+use common::netns::*;
+use common::{lines as log_lines, poll_until, release, skip, spawn_flom, wait_line, Bg, Env, Out};
+use common::{IMMEDIATE_BANNER, QUIESCE_BANNER};
 use std::time::{Duration, Instant};
 
 /// `sh -c` script of a holder: logs `<who>-holding`, waits for the FIFO to
@@ -78,10 +80,10 @@ fn use_case_7(net: &Net, port: u16, daemon: &[&str], on_a: &[&str], on_b: &[&str
 
     // B holds the lock until released.
     let script = holder_script("B", &log, &fifo);
-    let holder = net
+    let mut holder = net
         .b
         .spawn(&args(&[on_b, &["-d", "0", "--", "sh", "-c", &script]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "B-holding");
 
     // A asks for the same lock: it must wait.
     let script = logger_script("A-run", &log);
@@ -95,7 +97,7 @@ fn use_case_7(net: &Net, port: u16, daemon: &[&str], on_a: &[&str], on_b: &[&str
         "A ran while B held the lock"
     );
 
-    release_fifo(&fifo);
+    release(&fifo);
     holder.wait(CMD_BOUND).expect_code(0);
     waiter.wait(CMD_BOUND).expect_code(0);
     assert_eq!(log_lines(&log), ["B-holding", "B-end", "A-run"]);
@@ -106,7 +108,7 @@ fn use_case_7(net: &Net, port: u16, daemon: &[&str], on_a: &[&str], on_b: &[&str
     out.expect_code(0);
     assert_eq!(out.lines(), [IMMEDIATE_BANNER]);
     assert!(
-        wait_until(BOUND, || !net.a.tcp_listening(port)),
+        poll_until(common::T, || !net.a.tcp_listening(port)),
         "daemon still listening after -X"
     );
     net.a.wait_no_process();
@@ -176,7 +178,7 @@ fn use_case_7_ipv6_link_local_with_interface() {
     net.b
         .flom(&args(&[&with_percent_b, &["-X"]]))
         .expect_code(0);
-    assert!(wait_until(BOUND, || !net.a.tcp_listening(28202)));
+    assert!(poll_until(common::T, || !net.a.tcp_listening(28202)));
 }
 
 #[test]
@@ -211,23 +213,23 @@ fn ipv4_mapped_ipv6_daemon_address() {
     let log = net.path("LOG");
     let fifo = net.mkfifo("RELEASE");
     let script = holder_script("B", &log, &fifo);
-    let holder = net
+    let mut holder = net
         .b
         .spawn(&args(&[&m, &["-d", "0", "--", "sh", "-c", &script]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "B-holding");
     let script = logger_script("A-run", &log);
     let mut waiter = net
         .a
         .spawn(&args(&[&plain, &["-d", "0", "--", "sh", "-c", &script]]));
     wait_blocked_on_lock(&mut waiter, 28203);
     assert_eq!(log_lines(&log), ["B-holding"]);
-    release_fifo(&fifo);
+    release(&fifo);
     holder.wait(CMD_BOUND).expect_code(0);
     waiter.wait(CMD_BOUND).expect_code(0);
     assert_eq!(log_lines(&log), ["B-holding", "B-end", "A-run"]);
 
     net.b.flom(&args(&[&m, &["-X"]])).expect_code(0);
-    assert!(wait_until(BOUND, || !net.a.tcp_listening(28203)));
+    assert!(poll_until(common::T, || !net.a.tcp_listening(28203)));
     net.a.wait_no_process();
 }
 
@@ -291,7 +293,7 @@ fn dynamic_discovery(net: &Net, group: &str) {
     out.expect_code(0);
     assert_eq!(out.lines(), [QUIESCE_BANNER]);
     assert!(
-        wait_until(BOUND, || net.a.pids().is_empty()),
+        poll_until(common::T, || net.a.pids().is_empty()),
         "daemon still running after -x: {:?}",
         net.a.pids()
     );
@@ -310,7 +312,7 @@ fn dynamic_discovery(net: &Net, group: &str) {
     // ...and is gone a few seconds after its last client.
     let last_client = Instant::now();
     assert!(
-        wait_until(BOUND, || net.b.pids().is_empty()),
+        poll_until(common::T, || net.b.pids().is_empty()),
         "the -d 3000 daemon is still running after {:?}",
         last_client.elapsed()
     );
@@ -400,7 +402,7 @@ fn unicast_and_discovery_daemon() {
     }
     net.b.wait_no_process();
     net.b.flom(&args(&[&a, &["-X"]])).expect_code(0);
-    assert!(wait_until(BOUND, || net.a.pids().is_empty()));
+    assert!(poll_until(common::T, || net.a.pids().is_empty()));
     assert!(!net.a.tcp_listening(28401) && !net.a.udp_bound(28402));
 
     // Limited life: the daemon goes away after its last client.
@@ -411,7 +413,7 @@ fn unicast_and_discovery_daemon() {
         .flom(&args(&[&g, &["-d", "0", "--", "true"]]))
         .expect_code(0);
     assert!(
-        wait_until(BOUND, || net.a.pids().is_empty()),
+        poll_until(common::T, || net.a.pids().is_empty()),
         "-d 1000 daemon still running"
     );
     assert!(!net.a.tcp_listening(28401) && !net.a.udp_bound(28402));
@@ -450,7 +452,7 @@ fn unicast_link_local_and_discovery_daemon_ipv6() {
         ]))
         .expect_code(0);
     net.b.flom(&args(&[&g, &["-X"]])).expect_code(0);
-    assert!(wait_until(BOUND, || net.a.pids().is_empty()));
+    assert!(poll_until(common::T, || net.a.pids().is_empty()));
     assert!(!net.a.tcp_listening(28403) && !net.a.udp_bound(28404));
 }
 
@@ -467,14 +469,14 @@ fn concurrent_starters_share_one_tcp_daemon() {
     let scripts: Vec<String> = (0..6)
         .map(|i| format!("echo start-{i} >> {log}; echo end-{i} >> {log}"))
         .collect();
-    let procs: Vec<Proc> = scripts
+    let procs: Vec<Bg> = scripts
         .iter()
         .map(|s| {
             net.a
                 .spawn(&args(&[&a, &["-d", "1000", "--", "sh", "-c", s]]))
         })
         .collect();
-    for p in procs {
+    for mut p in procs {
         p.wait(CMD_BOUND).expect_code(0);
     }
     let lines = log_lines(&log);
@@ -484,7 +486,7 @@ fn concurrent_starters_share_one_tcp_daemon() {
         assert_eq!(pair[1], format!("end-{i}"), "interleaved runs: {lines:?}");
     }
     assert!(
-        wait_until(BOUND, || net.a.pids().len() == 1),
+        poll_until(common::T, || net.a.pids().len() == 1),
         "not exactly one daemon: {:?}",
         net.a.pids()
     );
@@ -522,7 +524,7 @@ fn management_over_tcp_and_after_discovery() {
     out.expect_code(0);
     assert_eq!(out.lines(), [IMMEDIATE_BANNER]);
     assert!(
-        wait_until(BOUND, || !net.a.tcp_listening(28501)),
+        poll_until(common::T, || !net.a.tcp_listening(28501)),
         "TCP daemon still listening after -X"
     );
     net.a.wait_no_process();
@@ -535,7 +537,7 @@ fn management_over_tcp_and_after_discovery() {
     out.expect_code(0);
     assert_eq!(out.lines(), [QUIESCE_BANNER]);
     assert!(
-        wait_until(BOUND, || !net.a.udp_bound(28502)),
+        poll_until(common::T, || !net.a.udp_bound(28502)),
         "discovery daemon still bound after -x"
     );
     net.a.wait_no_process();
@@ -557,10 +559,10 @@ fn management_with_a_holder_over_tcp() {
     net.a
         .flom(&args(&[&a, &["-d", "-1", "--", "true"]]))
         .expect_code(0);
-    let holder = net
+    let mut holder = net
         .b
         .spawn(&args(&[&a, &["-d", "0", "--", "sh", "-c", &script]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "B-holding");
     let out = net.a.flom(&args(&[&a, &["-x"]]));
     out.expect_code(0);
     assert_eq!(out.lines(), [QUIESCE_BANNER]);
@@ -578,11 +580,11 @@ fn management_with_a_holder_over_tcp() {
         net.a.tcp_listening(28503),
         "quiesced daemon left its holder"
     );
-    release_fifo(&fifo);
+    release(&fifo);
     holder.wait(CMD_BOUND).expect_code(0);
     assert_eq!(log_lines(&log), ["B-holding", "B-end"]);
     assert!(
-        wait_until(BOUND, || net.a.pids().is_empty()),
+        poll_until(common::T, || net.a.pids().is_empty()),
         "quiesced daemon still running after its last client"
     );
 
@@ -594,25 +596,25 @@ fn management_with_a_holder_over_tcp() {
     let mut holder = net
         .b
         .spawn(&args(&[&a, &["-d", "0", "--", "sh", "-c", &script]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "B-holding");
     let out = net.a.flom(&args(&[&a, &["-X"]]));
     out.expect_code(0);
     assert_eq!(out.lines(), [IMMEDIATE_BANNER]);
     assert!(
-        wait_until(BOUND, || !net.a.tcp_listening(28503)),
+        poll_until(common::T, || !net.a.tcp_listening(28503)),
         "daemon still listening after -X"
     );
     net.a.wait_no_process();
-    assert!(holder.running(), "the holder ended with the daemon");
+    assert!(holder.is_running(), "the holder ended with the daemon");
     assert_eq!(log_lines(&log), ["B-holding"]);
-    release_fifo(&fifo);
+    release(&fifo);
     // Over TCP the unlock may still be written into the dead connection:
     // the holder ends either with its command's status or with 99.
     let out = holder.wait(CMD_BOUND);
     assert!(
-        out.code == 0 || out.code == 99,
-        "holder exit {} stderr {:?}",
-        out.code,
+        matches!(out.code(), Some(0) | Some(99)),
+        "holder exit {:?} stderr {:?}",
+        out.code(),
         out.stderr
     );
 }
@@ -663,7 +665,7 @@ fn tcp_lifespans(
     assert!(net.a.tcp_listening(28601) && net.a.tcp_listening(28602));
     // The limited one goes away a few seconds after its last client...
     assert!(
-        wait_until(BOUND, || !net.a.tcp_listening(28602)),
+        poll_until(common::T, || !net.a.tcp_listening(28602)),
         "-d 1000 daemon still listening {:?} after its last client",
         last_client.elapsed()
     );
@@ -673,7 +675,7 @@ fn tcp_lifespans(
         .flom(&args(&[&refs(&b1), &["-d", "0", "--", "true"]]))
         .expect_code(0);
     net.b.flom(&args(&[&refs(&b1), &["-X"]])).expect_code(0);
-    assert!(wait_until(BOUND, || !net.a.tcp_listening(28601)));
+    assert!(poll_until(common::T, || !net.a.tcp_listening(28601)));
     net.a.wait_no_process();
 }
 
@@ -733,7 +735,7 @@ fn keepalive_releases_vanished_holder(net: &Net, on_a: &[&str], on_b: &[&str], p
     let _holder = net
         .b
         .spawn(&args(&[on_b, &["-d", "0", "--", "sh", "-c", &script]]));
-    wait_log_line(&log, "B-holding");
+    wait_line(&log, "B-holding");
     let script = logger_script("A-run", &log);
     let mut waiter = net.a.spawn(&args(&[
         on_a,
@@ -745,7 +747,7 @@ fn keepalive_releases_vanished_holder(net: &Net, on_a: &[&str], on_b: &[&str], p
     // B vanishes: its link goes down (the holder's flom keeps running).
     let cut = Instant::now();
     net.b.ip(&["link", "set", B_IF, "down"]);
-    wait_log_line(&log, "A-run");
+    wait_line(&log, "A-run");
     let released_after = cut.elapsed();
     waiter.wait(CMD_BOUND).expect_code(0);
     assert_eq!(log_lines(&log), ["B-holding", "A-run"]);
@@ -782,18 +784,13 @@ fn keepalive_releases_lock_of_vanished_ipv6_host() {
 
 /// A daemon on a loopback address (no namespace): started with -d -1, used
 /// by a second client, stopped with -X.
-fn loopback_daemon(scratch: &Scratch, addr: &str) {
-    let Some(port) = free_loopback_port(addr) else {
+fn loopback_daemon(env: &Env, addr: &str) {
+    let Some(guard) = TcpPort::on(addr) else {
         return skip("loopback_ipv4_and_ipv6", &format!("cannot bind {addr}"));
     };
-    let _guard = LoopbackGuard { port };
-    let p = port.to_string();
-    let a = ["-a", addr, "-p", &p];
-    let run = |extra: &[&str]| {
-        scratch
-            .spawn(None, FLOM, &args(&[&a, extra]))
-            .wait(CMD_BOUND)
-    };
+    let port = guard.port;
+    let a = guard.args();
+    let run = |extra: &[&str]| spawn_flom(&args(&[&a, extra])).wait(CMD_BOUND);
     run(&["-d", "-1", "--", "true"]).expect_code(0);
     assert!(local_tcp_listening(port), "no daemon on {addr}:{port}");
     let daemons = local_listener_pids(port);
@@ -803,24 +800,16 @@ fn loopback_daemon(scratch: &Scratch, addr: &str) {
         "daemon pids on {addr}:{port}: {daemons:?}"
     );
 
-    let log = scratch.path(&format!("LOG-{port}"));
-    let fifo = scratch.mkfifo(&format!("RELEASE-{port}"));
+    let log = env.path(&format!("LOG-{port}"));
+    let fifo = env.fifo(&format!("RELEASE-{port}"));
     let script = holder_script("first", &log, &fifo);
-    let holder = scratch.spawn(
-        None,
-        FLOM,
-        &args(&[&a, &["-d", "0", "--", "sh", "-c", &script]]),
-    );
-    wait_log_line(&log, "first-holding");
+    let mut holder = spawn_flom(&args(&[&a, &["-d", "0", "--", "sh", "-c", &script]]));
+    wait_line(&log, "first-holding");
     let script = logger_script("second-run", &log);
-    let mut second = scratch.spawn(
-        None,
-        FLOM,
-        &args(&[&a, &["-d", "0", "--", "sh", "-c", &script]]),
-    );
+    let mut second = spawn_flom(&args(&[&a, &["-d", "0", "--", "sh", "-c", &script]]));
     wait_blocked_on_lock(&mut second, port);
     assert_eq!(log_lines(&log), ["first-holding"]);
-    release_fifo(&fifo);
+    release(&fifo);
     holder.wait(CMD_BOUND).expect_code(0);
     second.wait(CMD_BOUND).expect_code(0);
     assert_eq!(
@@ -837,7 +826,7 @@ fn loopback_daemon(scratch: &Scratch, addr: &str) {
     out.expect_code(0);
     assert_eq!(out.lines(), [IMMEDIATE_BANNER]);
     assert!(
-        wait_until(BOUND, || !local_tcp_listening(port)),
+        poll_until(common::T, || !local_tcp_listening(port)),
         "daemon on {addr}:{port} still listening after -X"
     );
     // No other daemon was started: -d 0 now fails.
@@ -846,14 +835,14 @@ fn loopback_daemon(scratch: &Scratch, addr: &str) {
 
 #[test]
 fn loopback_ipv4_and_ipv6() {
-    let scratch = Scratch::new("loopback");
-    loopback_daemon(&scratch, "127.0.0.1");
+    let env = Env::new("loopback");
+    loopback_daemon(&env, "127.0.0.1");
     if std::fs::read_to_string("/proc/net/if_inet6")
         .unwrap_or_default()
         .lines()
         .any(|l| l.starts_with("00000000000000000000000000000001"))
     {
-        loopback_daemon(&scratch, "::1");
+        loopback_daemon(&env, "::1");
     } else {
         skip("loopback_ipv4_and_ipv6", "no ::1 here, IPv6 part skipped");
     }

@@ -12,14 +12,14 @@
 //! blocks on its own FIFO until the test releases it. A client that must
 //! wait talks to the daemon through a tap (a relay recording the daemon's
 //! messages), so the test awaits its queued (rc=1) or parked (rc=2) answer
-//! before going on (`types_support`).
+//! before going on (`common::types`).
 
 mod common;
-mod types_support;
 
 use common::*;
 use std::time::{Duration, Instant};
-use types_support::*;
+use common::netns::TcpPort;
+use common::types::*;
 
 /// The idle time of the long-term resource use cases is the point of them.
 fn pause(ms: u64) {

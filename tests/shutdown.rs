@@ -2,26 +2,20 @@
 //! `--immediate-exit` and `-x` / `--quiesce-exit`, with and without a lock
 //! holder, each on the test's own socket, every wait bounded.
 
-mod cli_support;
 mod common;
 
-use cli_support::*;
+use common::cli::*;
 use common::{
-    detached_processes_for, exists, lines, pid_alive, release, wait_line, wait_until, Env, T,
+    exists, lines, pid_alive, release, wait_daemon_gone, wait_line, wait_no_process_for, Env,
+    IMMEDIATE, QUIESCE, T,
 };
-
-const QUIESCE: &str = "Starting FLoM daemon quiesce shutdown...\n";
-const IMMEDIATE: &str = "Starting FLoM daemon immediate shutdown...\n";
 
 /// Waits (bounded) until the daemon `pid` has exited, no process serves
 /// the socket any more and the socket file is gone.
 #[track_caller]
 fn wait_gone(env: &Env, pid: i32) {
-    wait_until(T, &format!("daemon {pid} to exit"), || !pid_alive(pid));
-    wait_until(T, "no process left for the socket", || {
-        detached_processes_for(&env.sock).is_empty()
-    });
-    wait_until(T, "the socket file to be removed", || !exists(&env.sock));
+    wait_daemon_gone(pid, &env.sock);
+    wait_no_process_for(&env.sock);
 }
 
 /// A holder `flom -s SOCK -- sh -c '...; cat FIFO; ...'` logging

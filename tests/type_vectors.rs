@@ -17,14 +17,11 @@
 //! Without `../shared/vectors` every test prints why and passes.
 
 mod common;
-use common::vectors::{load, read_vector, Ev};
-mod types_support;
 
+use common::types::*;
+use common::vectors::{client_against_fake, conversation, load, read_vector, Ev, Framing};
 use common::*;
 use std::collections::HashMap;
-use std::os::unix::io::AsRawFd;
-use std::os::unix::net::UnixListener;
-use types_support::*;
 
 // ------------------------------------------------------ transcripts
 
@@ -75,12 +72,6 @@ fn client_info(file: &str, letter: char) -> Option<ClientInfo> {
     }
     assert_ne!(info.exit, -1, "{file}: no client {letter}");
     Some(info)
-}
-
-fn conversation(evs: &[Ev], conn: u32) -> Vec<Ev> {
-    let v: Vec<Ev> = evs.iter().filter(|e| e.conn() == conn).cloned().collect();
-    assert!(!v.is_empty(), "no connection {conn}");
-    v
 }
 
 // ------------------------------------------ replay against our daemon
@@ -155,6 +146,7 @@ fn replay(file: &str, timestamps: bool) -> Option<(Env, HashMap<u32, Vec<String>
                 Recv::Closed { partial } if partial.is_empty() => {}
                 other => panic!("{ctx}: expected the daemon to close, got {other:?}"),
             },
+            Ev::UdpReq { .. } | Ev::UdpReply { .. } => unreachable!("no UDP in {file}"),
         }
     }
     Some((env, elems))
@@ -233,37 +225,14 @@ fn against_fake(test: &str, file: &str, conn: u32, args: &[&str]) -> Option<Out>
     let evs = load(file)?;
     let script = conversation(&evs, conn);
     let env = Env::new(test);
-    let listener = UnixListener::bind(&env.sock).expect("bind the fake daemon");
-    let mut a = vec!["-s", env.sock.as_str(), "-d", "0"];
-    a.extend_from_slice(args);
-    let mut client = spawn_flom(&a);
-    assert!(
-        poll_readable(listener.as_raw_fd(), T),
-        "the client did not connect"
-    );
-    let mut raw = Raw::from_stream(listener.accept().unwrap().0);
-    for (i, ev) in script.iter().enumerate() {
-        let ctx = format!("{file} conn {conn} step #{i} {ev:?}");
-        match ev {
-            Ev::Connect(_) => {}
-            Ev::C(_, bytes) => match raw.recv(T) {
-                Recv::Msg(got) => assert_eq!(&got, bytes, "{ctx}: the client sent other bytes"),
-                other => panic!("{ctx}: expected the client's message, got {other:?}"),
-            },
-            Ev::S(_, bytes) => raw.send_ok(bytes),
-            Ev::CloseByClient(_) => match raw.recv(T) {
-                Recv::Closed { partial } if partial.is_empty() => {}
-                other => panic!("{ctx}: expected the client to close, got {other:?}"),
-            },
-            Ev::CloseByDaemon(_) => raw.shutdown_write(),
-        }
-    }
-    let out = client.wait(T);
-    assert!(
-        !poll_readable(listener.as_raw_fd(), std::time::Duration::ZERO),
-        "the client opened another connection"
-    );
-    Some(out)
+    let what = format!("{file} conn {conn}");
+    Some(client_against_fake(
+        &env,
+        &script,
+        args,
+        Framing::Pieces(usize::MAX),
+        &what,
+    ))
 }
 
 /// Checks `out` against the transcript header of client `letter`; the

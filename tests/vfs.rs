@@ -5,16 +5,17 @@
 //! These tests need a usable /dev/fuse (root, or fusermount3); without it
 //! each one prints why it skips and passes.
 
+mod common;
+
+use common::{lock_ex, poll_until, run_flom, spawn_command, spawn_flom, the_daemon, Raw, T};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const FLOM: &str = env!("CARGO_BIN_EXE_flom");
 /// Upper bound for anything the tests wait for.
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -45,24 +46,32 @@ fn fuse_unusable() -> Option<String> {
 }
 
 /// Polls `cond` until it holds or PATIENCE runs out.
-fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + PATIENCE;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
+fn wait_until(cond: impl FnMut() -> bool) -> bool {
+    poll_until(PATIENCE, cond)
+}
+
+/// Waits (bounded by PATIENCE) for `child` to exit.
+#[track_caller]
+fn wait_child(child: &mut Child) -> ExitStatus {
+    let mut status = None;
+    let ended = poll_until(PATIENCE, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("client {} did not exit within {PATIENCE:?}", child.id());
     }
+    status.unwrap()
 }
 
 /// A test's own daemon: socket, mount point, and the clients it started.
-/// Dropping it ends the clients and the daemon (`flom -X`) and removes its
-/// directory.
+/// Dropping it ends the clients and the daemon (`flom -X`) and unmounts;
+/// then the harness's env removes the directory (and kills any daemon
+/// left).
 struct Env {
-    base: PathBuf,
+    _env: common::Env,
     sock: String,
     mnt: PathBuf,
     clients: Vec<Child>,
@@ -75,13 +84,12 @@ impl Env {
             println!("SKIP {test}: {why}");
             return None;
         }
-        let base = std::env::temp_dir().join(format!("flom-vfs-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let mnt = base.join("vfs");
+        let env = common::Env::new(&format!("vfs-{test}"));
+        let mnt = env.dir.join("vfs");
         std::fs::create_dir_all(&mnt).expect("create mount point");
-        let sock = base.join("s").to_str().expect("utf-8 path").to_string();
+        let sock = env.sock.clone();
         Some(Env {
-            base,
+            _env: env,
             sock,
             mnt,
             clients: Vec::new(),
@@ -89,15 +97,17 @@ impl Env {
     }
 
     fn flom(&self) -> Command {
-        let mut c = Command::new(FLOM);
+        let mut c = Command::new(common::BIN);
         c.args(["-s", &self.sock]);
         c.stdout(Stdio::null()).stderr(Stdio::null());
         c
     }
 
-    /// Runs `flom -s S ARGS`, returning its exit status.
+    /// Runs `flom -s S ARGS` (bounded), returning its exit status.
     fn run(&self, args: &[&str]) -> ExitStatus {
-        self.flom().args(args).status().expect("run flom")
+        let mut a = vec!["-s", self.sock.as_str()];
+        a.extend_from_slice(args);
+        run_flom(&a).status
     }
 
     /// Starts a client that holds (or waits for) its lock while its
@@ -133,7 +143,7 @@ impl Env {
     fn end_client(&mut self, i: usize) -> ExitStatus {
         let c = &mut self.clients[i];
         drop(c.stdin.take());
-        c.wait().expect("wait client")
+        wait_child(c)
     }
 
     fn kill_client(&mut self, i: usize) {
@@ -205,26 +215,9 @@ impl Env {
         out
     }
 
-    /// The pid of the daemon: the process still running with our socket in
-    /// its command line (it is a fork of the first client) that is not one
-    /// of our clients.
-    fn daemon_pid(&self) -> Option<i32> {
-        let ours: Vec<u32> = self.clients.iter().map(|c| c.id()).collect();
-        for e in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if ours.contains(&pid) {
-                continue;
-            }
-            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
-                continue;
-            };
-            if cmd.split(|&b| b == 0).any(|a| a == self.sock.as_bytes()) {
-                return Some(pid as i32);
-            }
-        }
-        None
+    /// The pid of the daemon (the one process listening on our socket).
+    fn daemon_pid(&self) -> i32 {
+        the_daemon(&self.sock)
     }
 
     /// Stops the daemon with `flom -X` and waits for the VFS to go.
@@ -243,7 +236,8 @@ impl Drop for Env {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = self.flom().arg("-X").status();
+        let mut x = spawn_flom(&["-s", &self.sock, "-X"]);
+        poll_until(T, || !x.is_running());
         wait_until(|| !self.mounted());
         if self.mounted() {
             // A failed test must not leave a mount behind.
@@ -251,7 +245,6 @@ impl Drop for Env {
             // SAFETY: umount2 with a valid C string.
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
-        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 
@@ -668,13 +661,11 @@ fn behaves_like_proc() {
 
     // The tools.
     let tool = |cmd: &str, args: &[&std::ffi::OsStr]| -> String {
-        let out = Command::new(cmd).args(args).output().expect(cmd);
-        assert!(
-            out.status.success(),
-            "{cmd} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let mut c = Command::new(cmd);
+        c.args(args);
+        let out = spawn_command(c, format!("{cmd} {args:?}")).wait(T);
+        assert!(out.status.success(), "{}", out.describe());
+        out.stdout
     };
     let ls = tool("ls", &["-la".as_ref(), dir.as_os_str()]);
     let lines: Vec<&str> = ls.lines().collect();
@@ -832,7 +823,7 @@ fn unmounts_on_every_exit_path() {
                 let _ = env.run(&[how]);
             }
             sig => {
-                let pid = env.daemon_pid().expect("daemon pid");
+                let pid = env.daemon_pid();
                 let s = if sig == "SIGTERM" {
                     libc::SIGTERM
                 } else {
@@ -865,7 +856,7 @@ fn stale_mount_is_cleared() {
         println!("SKIP {test}: the daemon could not mount its VFS");
         return;
     }
-    let pid = env.daemon_pid().expect("daemon pid");
+    let pid = env.daemon_pid();
     // SAFETY: killing the daemon this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     assert!(wait_until(|| {
@@ -884,32 +875,12 @@ fn stale_mount_is_cleared() {
 // ----------------------------------------------------------------- load
 
 /// A raw client connection holding one lock.
-fn hold(sock: &str, name: &str) -> UnixStream {
-    let mut s = UnixStream::connect(sock).expect("connect");
-    let mut msg = String::new();
-    flom::protocol::encode_lock_request(
-        &mut msg,
-        &flom::protocol::LockRequestArgs {
-            peerid: "",
-            name,
-            mode: 5,
-            wait: true,
-            quantity: 1,
-            create: true,
-            lifespan: 0,
-        },
-    );
-    s.write_all(msg.as_bytes()).expect("send");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 512];
-    while flom::protocol::find_message_end(&got, 0).is_none() {
-        let n = s.read(&mut buf).expect("answer");
-        assert!(n > 0, "daemon closed");
-        got.extend_from_slice(&buf[..n]);
-    }
-    let m = flom::protocol::parse_message(&got).expect("answer parses");
-    assert_eq!(m.answer.map(|a| a.rc), Some(0), "lock {name}");
-    s
+fn hold(sock: &str, name: &str) -> Raw {
+    let mut r = Raw::connect(sock);
+    r.send_ok(&lock_ex(name));
+    let answer = r.expect_msg(PATIENCE);
+    assert!(answer.contains("<answer rc=\"0\""), "lock {name}: {answer}");
+    r
 }
 
 /// Reads every file of the tree; entries may vanish while it walks, but
@@ -950,7 +921,7 @@ fn large_tree_under_lock_traffic() {
     let Some(starter) = env.start(test, &["-r", "start"]) else {
         return;
     };
-    let held: Vec<UnixStream> = (0..1000)
+    let held: Vec<Raw> = (0..1000)
         .map(|i| hold(&env.sock, &format!("r{i}")))
         .collect();
     assert!(env.end_client(starter).success());
@@ -974,11 +945,7 @@ fn large_tree_under_lock_traffic() {
         let sock = env.sock.clone();
         workers.push(std::thread::spawn(move || {
             for _ in 0..25 {
-                let st = Command::new(FLOM)
-                    .args(["-s", &sock, "-r", "shared", "--", "true"])
-                    .status()
-                    .expect("flom");
-                assert!(st.success());
+                run_flom(&["-s", &sock, "-r", "shared", "--", "true"]).expect_code(0);
             }
         }));
     }

@@ -8,21 +8,13 @@
 //!   `C>` bytes exactly and answers with the C daemon's `S>` bytes.
 
 mod common;
-use common::vectors::{load, Ev};
+use common::vectors::{client_against_fake, conversation, load, Ev, FakeDaemon, Framing};
 use common::*;
 use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
-use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
 // ------------------------------------------------------ transcripts
-
-/// The events of one connection.
-fn conversation(evs: &[Ev], conn: u32) -> Vec<Ev> {
-    let v: Vec<Ev> = evs.iter().filter(|e| e.conn() == conn).cloned().collect();
-    assert!(!v.is_empty(), "no connection {conn}");
-    v
-}
 
 fn c_bytes(evs: &[Ev], conn: u32, nth: usize) -> String {
     evs.iter()
@@ -115,6 +107,7 @@ impl<'a> Replay<'a> {
                         other => panic!("{ctx}: expected the daemon to close, got {other:?}"),
                     }
                 }
+                Ev::UdpReq { .. } | Ev::UdpReply { .. } => unreachable!("no UDP in {}", self.file),
             }
         }
         Some((env, pid))
@@ -252,63 +245,6 @@ fn daemon_replays_20_client_errors() {
 // ------------------------------------------- our client, a fake daemon
 
 /// A scripted daemon: a listener on the test's socket, driven by the test.
-struct Fake {
-    listener: UnixListener,
-}
-
-impl Fake {
-    fn new(env: &Env) -> Fake {
-        Fake {
-            listener: UnixListener::bind(&env.sock).expect("bind the fake daemon"),
-        }
-    }
-
-    /// The next client connection (bounded wait).
-    #[track_caller]
-    fn accept(&self, timeout: Duration) -> Raw {
-        assert!(
-            poll_readable(self.listener.as_raw_fd(), timeout),
-            "no client connected within {timeout:?}"
-        );
-        Raw::from_stream(self.listener.accept().expect("accept").0)
-    }
-
-    /// True when a client is waiting to be accepted.
-    fn pending(&self) -> bool {
-        poll_readable(self.listener.as_raw_fd(), Duration::ZERO)
-    }
-
-    /// Accepts one connection and plays the daemon's side of `script`:
-    /// each `C>` must arrive exactly, each `S>` is sent (in pieces of
-    /// `chunk` bytes), a client close must be seen, a daemon close is a
-    /// half-close.
-    #[track_caller]
-    fn serve(&self, script: &[Ev], chunk: usize) {
-        let mut raw = self.accept(T);
-        for (i, ev) in script.iter().enumerate() {
-            let ctx = format!("script step #{i} {ev:?}");
-            match ev {
-                Ev::Connect(_) => {}
-                Ev::C(_, bytes) => match raw.recv(T) {
-                    Recv::Msg(got) => assert_eq!(&got, bytes, "{ctx}: client sent other bytes"),
-                    other => panic!("{ctx}: expected the client's message, got {other:?}"),
-                },
-                Ev::S(_, bytes) => {
-                    for piece in bytes.as_bytes().chunks(chunk) {
-                        raw.send(piece)
-                            .unwrap_or_else(|e| panic!("{ctx}: send: {e}"));
-                    }
-                }
-                Ev::CloseByClient(_) => match raw.recv(T) {
-                    Recv::Closed { partial } if partial.is_empty() => {}
-                    other => panic!("{ctx}: expected the client to close, got {other:?}"),
-                },
-                Ev::CloseByDaemon(_) => raw.shutdown_write(),
-            }
-        }
-    }
-}
-
 /// Runs `flom -s SOCK -d 0 ARGS` against a fake daemon playing connection
 /// `conn` of `file`; returns flom's end.
 fn against_fake(name: &str, file: &str, conn: u32, args: &[&str], chunk: usize) -> Option<Out> {
@@ -319,25 +255,7 @@ fn against_fake(name: &str, file: &str, conn: u32, args: &[&str], chunk: usize) 
 
 fn against_fake_script(name: &str, script: &[Ev], args: &[&str], chunk: usize) -> (Out, Env) {
     let env = Env::new(name);
-    let fake = Fake::new(&env);
-    let mut a = vec!["-d", "0"];
-    a.extend_from_slice(args);
-    let mut client = env.spawn(&a);
-    fake.serve(script, chunk);
-    // The conversation is over: the client must now exit, without opening
-    // another connection (C FLoM makes exactly one).
-    let deadline = Instant::now() + T;
-    while client.is_running() {
-        assert!(
-            !fake.pending(),
-            "the client opened another connection (its request would be sent twice)"
-        );
-        assert!(Instant::now() < deadline, "the client did not exit");
-        poll_readable(fake.listener.as_raw_fd(), Duration::from_millis(20));
-    }
-    let out = client.wait(T);
-    assert!(!fake.pending(), "the client opened another connection");
-    drop(fake);
+    let out = client_against_fake(&env, script, args, Framing::Pieces(chunk), "script");
     (out, env)
 }
 
@@ -580,7 +498,7 @@ fn client_command_failure_unlocks_with_rollback() {
 #[test]
 fn client_daemon_closing_without_answer_exits_99() {
     let env = Env::new("fakeclose");
-    let fake = Fake::new(&env);
+    let fake = FakeDaemon::new(&env);
     let expected = lock_ex("_RESOURCE");
     let mut client = env.spawn(&["-d", "0", "--", "echo", "ran"]);
     // The daemon reads the request and closes. Our client may retry once

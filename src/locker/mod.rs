@@ -1,8 +1,9 @@
 //! Lockers: one per resource instance in the daemon. A locker is a plain state
 //! machine: it holds the current holders and the FIFO of waiting requests, and
 //! delegates to a per-type policy the questions "can this request be granted
-//! now?" and "what element does the grant carry?". The daemon loop drives it
-//! with lock / unlock / disconnect / timer events and sends the answers.
+//! now?" and "what element does the grant carry?". The lock store
+//! (`store::memory`) drives it with lock / unlock / disconnect / timer
+//! events, each with the event's time; a locker never reads a clock.
 
 pub mod hierarchical;
 pub mod numeric;
@@ -16,16 +17,44 @@ mod property_tests;
 
 use crate::resource::{self, LockMode, ResourceType};
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 /// Turns the monotonic instant of an event into wall-clock time (timestamp
-/// resources format local time). The daemon uses `system_wall_clock`; tests
-/// map instants onto a fixed wall time so they need not sleep.
+/// resources format local time). The daemon's lockers use an `EventWall`
+/// clock; tests map instants onto a fixed wall time so they need not sleep.
 pub type WallClock = Box<dyn Fn(Instant) -> SystemTime + Send + Sync>;
 
-/// The real wall clock (ignores the instant and reads the system time).
-pub fn system_wall_clock() -> WallClock {
-    Box::new(|_| SystemTime::now())
+/// The wall time of the event being handled: the daemon's loop reads the
+/// clocks once per event and sets it; locker code never reads a clock. An
+/// instant maps to the event's wall time plus (or minus) its distance from
+/// the event's instant, so a check and the grant that follows agree.
+#[derive(Clone)]
+pub struct EventWall(Arc<Mutex<(Instant, SystemTime)>>);
+
+impl EventWall {
+    /// Starts at the event at `instant`, wall time `wall`.
+    pub fn new(instant: Instant, wall: SystemTime) -> EventWall {
+        EventWall(Arc::new(Mutex::new((instant, wall))))
+    }
+
+    /// The event now being handled happened at `instant`, wall time `wall`.
+    pub fn set(&self, instant: Instant, wall: SystemTime) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = (instant, wall);
+    }
+
+    /// A wall clock that follows the events set here.
+    pub fn clock(&self) -> WallClock {
+        let anchor = self.0.clone();
+        Box::new(move |at: Instant| {
+            let (instant, wall) = *anchor.lock().unwrap_or_else(|e| e.into_inner());
+            if at >= instant {
+                wall + (at - instant)
+            } else {
+                wall - (instant - at)
+            }
+        })
+    }
 }
 
 /// The daemon's handle for a client connection (its slab index).
@@ -158,14 +187,17 @@ pub struct Locker {
 }
 
 impl Locker {
-    /// A locker for the resource `name` of type `kind` (as told by
-    /// `resource::resource_type`), created by a request with that name.
+    /// A locker (for tests) whose wall clock is the system's at creation,
+    /// advanced by the instants of the events.
+    #[cfg(test)]
     pub fn new(name: &str, kind: ResourceType, idle_lifespan_ms: u64) -> Result<Locker, InitError> {
-        Self::with_wall_clock(name, kind, idle_lifespan_ms, system_wall_clock())
+        let wall = EventWall::new(Instant::now(), SystemTime::now());
+        Self::with_wall_clock(name, kind, idle_lifespan_ms, wall.clock())
     }
 
-    /// Like `new`, with the wall clock a timestamp resource reads (other
-    /// types ignore it).
+    /// A locker for the resource `name` of type `kind` (as told by
+    /// `resource::resource_type`), created by a request with that name,
+    /// with the wall clock a timestamp resource reads (other types ignore it).
     pub fn with_wall_clock(
         name: &str,
         kind: ResourceType,

@@ -1,21 +1,29 @@
-//! Shared harness of the integration tests: private temp dirs and sockets,
-//! running `flom` with a bound on its run time, background `flom` processes
-//! (own process group, killed on drop), a guard that shuts down every daemon a
-//! test started, a raw protocol client, FIFO and log helpers, and /proc
-//! inspection (daemon pids, connection counts).
+//! The one harness of the integration tests. This module: private temp
+//! dirs and sockets (`Env`, the guard that shuts down every daemon a test
+//! started), running `flom` with a bound on its run time, background
+//! processes (own process group, killed on drop), the bounded waits, FIFO
+//! and log helpers. Submodules: `daemon` (daemons and processes through
+//! /proc), `raw` (raw protocol connections and messages), `vectors` (the C
+//! transcripts), `netns` (`ip`, network namespaces, veth hosts, socket
+//! tables), `cli` (runs with a private HOME, config dumps), `types` (scenes
+//! of resource-type clients, taps, a loopback TCP daemon guard).
 //!
 //! Every wait in here has a bound and fails the test when it is exceeded.
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod daemon;
+pub mod netns;
+pub mod raw;
+pub mod types;
 pub mod vectors;
 
+pub use daemon::*;
+pub use raw::*;
+
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::io::AsRawFd;
-use std::os::unix::net::UnixStream;
+use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -47,19 +55,33 @@ pub fn machine_id() -> String {
     String::new()
 }
 
+/// Prints a skip reason where `cargo test` shows it (not captured).
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+}
+
 // ------------------------------------------------------------ waiting
 
-/// Polls `cond` until it holds; panics naming `what` after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+/// Polls `cond` every 5 ms until it holds or `timeout` passes; whether it
+/// held (for callers that report the failure themselves).
+pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if cond() {
-            return;
+            return true;
         }
         if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for: {what}");
+            return false;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Polls `cond` until it holds; panics naming `what` after `timeout`.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
+    if !poll_until(timeout, cond) {
+        panic!("timed out after {timeout:?} waiting for: {what}");
     }
 }
 
@@ -78,6 +100,14 @@ impl Out {
     /// The exit code; None when flom itself died by a signal.
     pub fn code(&self) -> Option<i32> {
         self.status.code()
+    }
+
+    /// Stdout lines other than the `-V` configuration dump (`[Group]/Key=…`).
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| !(l.starts_with('[') && l.contains("]/")))
+            .collect()
     }
 
     pub fn describe(&self) -> String {
@@ -274,160 +304,6 @@ pub fn run_flom(args: &[&str]) -> Out {
     spawn_flom(args).wait(T)
 }
 
-// ------------------------------------------------------------- /proc
-
-fn proc_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The lines of /proc/net/unix naming `sock` as (flags, state, inode).
-fn unix_entries(sock: &str) -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter(|l| l.ends_with(sock))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() >= 8 && f[7] == sock {
-                Some((f[3].to_string(), f[5].to_string(), f[6].to_string()))
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
-/// Connections the daemon listening on `sock` has (accepted or in its
-/// backlog): /proc/net/unix lists them with the listener's path.
-pub fn conn_count(sock: &str) -> usize {
-    unix_entries(sock)
-        .iter()
-        .filter(|(flags, st, _)| flags != "00010000" && st == "03")
-        .count()
-}
-
-/// Waits until the daemon of `sock` has at least `n` connections.
-#[track_caller]
-pub fn wait_conns(sock: &str, n: usize) {
-    // Reading /proc/net/unix costs kernel time proportional to every UNIX
-    // socket of the host: poll it gently.
-    let deadline = Instant::now() + T;
-    loop {
-        let now = conn_count(sock);
-        if now >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {T:?} waiting for {n} connection(s) to {sock} (seen: {now})"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Pids of the processes holding the listening socket bound to `sock`.
-/// Only processes whose command line names `sock` are looked at (a daemon's
-/// command line is the one of the client that started it, and the tests
-/// always pass `-s SOCK`): scanning every descriptor of every process is
-/// slow on a busy host.
-pub fn daemon_pids(sock: &str) -> Vec<i32> {
-    let inodes: BTreeSet<String> = unix_entries(sock)
-        .into_iter()
-        .filter(|(flags, _, _)| flags == "00010000")
-        .map(|(_, _, inode)| format!("socket:[{inode}]"))
-        .collect();
-    if inodes.is_empty() {
-        return Vec::new();
-    }
-    let mut pids = Vec::new();
-    for pid in proc_pids() {
-        if !cmdline(pid).iter().any(|a| a == sock) {
-            continue;
-        }
-        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        let holds = dir.filter_map(|e| e.ok()).any(|e| {
-            std::fs::read_link(e.path())
-                .map(|t| inodes.contains(t.to_string_lossy().as_ref()))
-                .unwrap_or(false)
-        });
-        if holds {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-/// The only daemon serving `sock` (waits for it, bounded).
-#[track_caller]
-pub fn the_daemon(sock: &str) -> i32 {
-    let mut pids = Vec::new();
-    wait_until(T, &format!("a daemon listening on {sock}"), || {
-        pids = daemon_pids(sock);
-        !pids.is_empty()
-    });
-    assert_eq!(
-        pids.len(),
-        1,
-        "more than one process serves {sock}: {pids:?}"
-    );
-    pids[0]
-}
-
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rfind(')')?;
-    stat[after + 1..].trim_start().chars().next()
-}
-
-/// Alive and not a zombie.
-pub fn pid_alive(pid: i32) -> bool {
-    matches!(proc_state(pid), Some(s) if s != 'Z' && s != 'X')
-}
-
-pub fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Live processes whose command line has `sock` as an argument and that are
-/// not in this test's session: the daemons (a daemon calls setsid) started
-/// for `sock`, whether or not they listen.
-pub fn detached_processes_for(sock: &str) -> Vec<i32> {
-    // SAFETY: getsid on ourselves and on pids read from /proc.
-    let my_sid = unsafe { libc::getsid(0) };
-    proc_pids()
-        .into_iter()
-        .filter(|&pid| {
-            pid_alive(pid)
-                && cmdline(pid).iter().any(|a| a == sock)
-                && unsafe { libc::getsid(pid) } != my_sid
-        })
-        .collect()
-}
-
-pub fn exists(path: &str) -> bool {
-    std::fs::symlink_metadata(path).is_ok()
-}
-
-pub fn is_socket(path: &str) -> bool {
-    std::fs::symlink_metadata(path)
-        .map(|m| m.file_type().is_socket())
-        .unwrap_or(false)
-}
-
 // ----------------------------------------------------- the test's env
 
 /// A private directory and socket path for one test, and the guard of the
@@ -590,213 +466,6 @@ pub fn wait_line(path: &str, line: &str) {
     wait_until(T, &format!("line {line:?} in {path}"), || {
         lines(path).iter().any(|l| l == line)
     });
-}
-
-// ------------------------------------------------------- the protocol
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard Base64 with `=` padding.
-pub fn b64(input: &str) -> String {
-    let mut out = String::new();
-    for chunk in input.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// A simple-resource lock request (verb 1 step 8), as the C client lays it out.
-pub fn lock_msg(
-    peer: &str,
-    name: &str,
-    mode: u8,
-    wait: bool,
-    create: bool,
-    lifespan: i64,
-) -> String {
-    format!(
-        "{PROLOGUE}<msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"{peer}\"/><resource name=\"{}\" mode=\"{mode}\" wait=\"{}\" create=\"{}\" lifespan=\"{lifespan}\"/></msg>",
-        b64(name),
-        u8::from(wait),
-        u8::from(create)
-    )
-}
-
-/// The default lock request for `name` (EX, wait, create).
-pub fn lock_ex(name: &str) -> String {
-    lock_msg(&machine_id(), name, 5, true, true, 0)
-}
-
-pub fn unlock_msg(name: &str, rollback: bool) -> String {
-    format!(
-        "{PROLOGUE}<msg level=\"3\" verb=\"2\" step=\"8\"><resource name=\"{}\" rollback=\"{}\" /></msg>",
-        b64(name),
-        u8::from(rollback)
-    )
-}
-
-pub fn mgmt_msg(peer: &str, immediate: bool) -> String {
-    format!(
-        "{PROLOGUE}<msg level=\"3\" verb=\"5\" step=\"8\"><session peerid=\"{peer}\"/><shutdown immediate=\"{}\"/></msg>",
-        u8::from(immediate)
-    )
-}
-
-/// The daemon's first answer (step 16).
-pub fn answer16(rc: i32) -> String {
-    format!(
-        "{PROLOGUE}<msg level=\"3\" verb=\"1\" step=\"16\"><session peerid=\"{}\"/><answer rc=\"{rc}\"/></msg>",
-        machine_id()
-    )
-}
-
-/// A later answer (step 24).
-pub fn answer24(rc: i32) -> String {
-    format!("{PROLOGUE}<msg level=\"3\" verb=\"1\" step=\"24\"><answer rc=\"{rc}\"/></msg>")
-}
-
-/// What a raw read produced.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Recv {
-    /// One complete message (up to and including `</msg>`).
-    Msg(String),
-    /// The peer closed; `partial` holds bytes of an unfinished message.
-    Closed {
-        partial: String,
-    },
-    Timeout,
-}
-
-/// A raw protocol connection driven by the test.
-pub struct Raw {
-    pub s: UnixStream,
-    buf: Vec<u8>,
-    eof: bool,
-}
-
-impl Raw {
-    #[track_caller]
-    pub fn connect(sock: &str) -> Raw {
-        let s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("connect {sock}: {e}"));
-        Raw::from_stream(s)
-    }
-
-    pub fn from_stream(s: UnixStream) -> Raw {
-        Raw {
-            s,
-            buf: Vec::new(),
-            eof: false,
-        }
-    }
-
-    /// Writes all of `bytes`; errors (the peer may have closed) are returned.
-    pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.s.write_all(bytes)
-    }
-
-    #[track_caller]
-    pub fn send_ok(&mut self, bytes: &str) {
-        self.send(bytes.as_bytes()).expect("send to the daemon");
-    }
-
-    pub fn shutdown_write(&self) {
-        let _ = self.s.shutdown(std::net::Shutdown::Write);
-    }
-
-    /// Reads one message, bounded by `timeout`. A connection reset counts
-    /// as a close.
-    pub fn recv(&mut self, timeout: Duration) -> Recv {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(p) = self.buf.windows(6).position(|w| w == b"</msg>") {
-                let msg: Vec<u8> = self.buf.drain(..p + 6).collect();
-                return Recv::Msg(String::from_utf8_lossy(&msg).into_owned());
-            }
-            if self.eof {
-                return Recv::Closed {
-                    partial: String::from_utf8_lossy(&self.buf).into_owned(),
-                };
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Recv::Timeout;
-            }
-            self.s
-                .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
-                .unwrap();
-            let mut chunk = [0u8; 4096];
-            match self.s.read(&mut chunk) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::TimedOut => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => self.eof = true, // ECONNRESET and the like
-            }
-        }
-    }
-
-    /// Expects one complete message.
-    #[track_caller]
-    pub fn expect_msg(&mut self, timeout: Duration) -> String {
-        match self.recv(timeout) {
-            Recv::Msg(m) => m,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-
-    /// Expects the peer to close without sending anything (more).
-    #[track_caller]
-    pub fn expect_closed(&mut self, timeout: Duration) {
-        match self.recv(timeout) {
-            Recv::Closed { partial } if partial.is_empty() => {}
-            other => panic!("expected the peer to close without data, got {other:?}"),
-        }
-    }
-
-    /// True when no byte is waiting to be read right now (and the peer has
-    /// not closed).
-    pub fn nothing_pending(&self) -> bool {
-        if !self.buf.is_empty() || self.eof {
-            return false;
-        }
-        let mut b = [0u8; 1];
-        // SAFETY: non-blocking peek into a local buffer.
-        let r = unsafe {
-            libc::recv(
-                self.s.as_raw_fd(),
-                b.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
-    }
-}
-
-/// Waits (bounded) until `fd` is readable; true if it is.
-pub fn poll_readable(fd: i32, timeout: Duration) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one descriptor we own.
-    let r = unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) };
-    r > 0
 }
 
 /// `-r NAME` followed by `rest`; the default resource `_RESOURCE` cannot be

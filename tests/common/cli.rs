@@ -1,14 +1,13 @@
 //! Helpers of the command-line, configuration, monitor, shutdown and
-//! debug-feature integration tests, on top of `common`: `flom` runs with a
+//! debug-feature integration tests: `flom` runs with a
 //! private HOME (so `~/.flom` is the test's own file) and an optional clean
 //! environment, background processes with a bounded wait, dump-line
 //! extraction (`| grep KEY`), /proc signal masks and child lookup, and the
 //! check for a system config file that would change a test's result.
 //!
 //! Every wait has a bound and fails the test when it is exceeded.
-#![allow(dead_code)]
 
-use crate::common::{spawn_command, Env, Out, BIN, T};
+use super::{pid_alive, proc_pids, spawn_command, Env, Out, BIN, T};
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,11 +46,6 @@ pub fn system_config_changes(test: &str) -> bool {
         eprintln!("NOTE: {} exists but sets no key; {test} runs", p.display());
     }
     sets_a_key
-}
-
-/// Prints a skip reason where `cargo test` shows it.
-pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
 }
 
 /// The test's private HOME directory (`<env dir>/home`), created empty.
@@ -182,7 +176,7 @@ pub fn spawn(home: &str, args: &[&str]) -> Proc {
 
 /// A background process in its own process group; dropping it kills the
 /// whole group.
-pub type Proc = crate::common::Bg;
+pub type Proc = super::Bg;
 
 // ------------------------------------------------------------- dumps
 
@@ -253,13 +247,10 @@ pub fn ppid(pid: i32) -> Option<i32> {
 
 /// The live children of `pid`.
 pub fn children_of(pid: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|&p| ppid(p) == Some(pid) && crate::common::pid_alive(p))
-                .collect()
-        })
-        .unwrap_or_default()
+    proc_pids()
+        .into_iter()
+        .filter(|&p| ppid(p) == Some(pid) && pid_alive(p))
+        .collect()
 }
 
 /// A signal mask line of /proc/PID/status (`SigIgn`, `SigCgt`, `SigBlk`).

@@ -1,13 +1,12 @@
 //! Helpers of the resource-type tests (`resource_types.rs`,
-//! `type_vectors.rs`) on top of the shared harness `common`: scenes of
+//! `type_vectors.rs`): scenes of
 //! `flom` clients whose command logs when it got the lock (with the element
 //! flom appended) and blocks on its own FIFO until the test releases it,
 //! taps (one-connection relays to the daemon recording its answers, to await
-//! "queued" or "parked"), a loopback TCP daemon guard, and local-time
+//! "queued" or "parked"), and local-time
 //! formatting to check timestamp elements.
-#![allow(dead_code)]
 
-use crate::common::*;
+use super::*;
 use std::cell::Cell;
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -15,7 +14,6 @@ use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 pub const BUSY: &str = "Resource already locked, the lock cannot be obtained\n";
 pub const CANT_WAIT: &str =
@@ -318,114 +316,6 @@ impl Tap {
             "first answer through {}: {first}, expected rc {rc}",
             self.path
         );
-    }
-}
-
-// ------------------------------------------------------------ TCP
-
-/// A TCP port on 127.0.0.1 for one test, and the guard of the daemons
-/// started on it: on drop, `flom -a 127.0.0.1 -p PORT -X`, then any process
-/// still naming that port on its command line is killed.
-pub struct TcpPort {
-    pub port: u16,
-    pub port_s: String,
-}
-
-impl TcpPort {
-    /// A port the kernel reports free right now (never the same twice in
-    /// one test binary).
-    pub fn new() -> TcpPort {
-        static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-        let port = loop {
-            let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
-            let port = l.local_addr().unwrap().port();
-            let mut given = GIVEN.lock().unwrap();
-            if !given.contains(&port) {
-                given.push(port);
-                break port;
-            }
-        };
-        TcpPort {
-            port,
-            port_s: port.to_string(),
-        }
-    }
-
-    /// The options naming this daemon.
-    pub fn args(&self) -> [&str; 4] {
-        ["-a", "127.0.0.1", "-p", &self.port_s]
-    }
-
-    /// Established connections the daemon on this port has accepted.
-    pub fn conns(&self) -> usize {
-        let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let want = format!(":{:04X}", self.port);
-        text.lines()
-            .skip(1)
-            .filter(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 3 && f[1].ends_with(&want) && f[3] == "01"
-            })
-            .count()
-    }
-
-    #[track_caller]
-    pub fn wait_conns(&self, n: usize) {
-        let mut seen = 0;
-        wait_until(
-            T,
-            &format!("{n} connection(s) to 127.0.0.1:{}", self.port),
-            || {
-                seen = self.conns();
-                seen >= n
-            },
-        );
-    }
-
-    pub fn listening(&self) -> bool {
-        let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let want = format!(":{:04X}", self.port);
-        text.lines().skip(1).any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 3 && f[1].ends_with(&want) && f[3] == "0A"
-        })
-    }
-
-    fn ours(&self) -> Vec<i32> {
-        let mut v = Vec::new();
-        if let Ok(d) = std::fs::read_dir("/proc") {
-            for e in d.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                    continue;
-                };
-                let c = cmdline(pid);
-                if c.first().map(String::as_str) == Some(BIN)
-                    && c.iter().any(|a| a == &self.port_s)
-                    && c.iter().any(|a| a == "127.0.0.1")
-                    && pid_alive(pid)
-                {
-                    v.push(pid);
-                }
-            }
-        }
-        v
-    }
-}
-
-impl Drop for TcpPort {
-    fn drop(&mut self) {
-        if self.listening() {
-            let mut x = spawn_flom(&["-a", "127.0.0.1", "-p", &self.port_s, "-X"]);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while x.is_running() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        for pid in self.ours() {
-            // SAFETY: a flom process of this test (its argv names the
-            // test's own loopback port).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
     }
 }
 

@@ -1,0 +1,499 @@
+//! The daemon: forked from the first `flom` that finds none, it runs one
+//! thread with an `epoll(7)` loop (see `poller`) over its listeners, the
+//! client connections and a self-pipe for signals.
+//!
+//! Map of the daemon (a lock request travels down this list and back):
+//! - this file: `Daemon`, the event loop (`run`) and the dispatch of each
+//!   ready descriptor; it reads the clock once per event and applies the
+//!   lock store's `Action`s (answers, timers, closes) to the connections;
+//! - `process`: fork, detach, readiness pipe, signals;
+//! - `listeners`: the listening sockets and discovery answers;
+//! - `connection`: one connection's reads, message framing and writes;
+//! - `routing`: a parsed message to a lock-store event;
+//! - `crate::store`: the lock store (resources, queues, timers).
+
+mod connection;
+mod listeners;
+mod process;
+mod routing;
+
+pub use process::spawn;
+
+use crate::config::Config;
+use crate::net::{self, Keepalive, Stream};
+use crate::poller::{Event, Poller, Token, READABLE, WRITABLE};
+use crate::protocol::{self, ParseError};
+use crate::slab::Slab;
+use crate::status::Status;
+use crate::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
+use crate::vfs::Vfs;
+use connection::{Conn, Filled, Flushed, Frame, Sent};
+use listeners::Listeners;
+use routing::Control;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// The poller tokens: one range per kind of descriptor.
+mod token {
+    use crate::poller::Token;
+    /// The signal self-pipe.
+    pub const SIGNAL: Token = 0;
+    /// The listeners, `LISTENERS.start + i` for listener `i`.
+    pub const LISTENERS: std::ops::Range<Token> = 1..9;
+    /// The multicast discovery responder.
+    pub const DISCOVERY: Token = 9;
+    /// Connections, `CONNS + id` for connection `id` (10..16 unused).
+    pub const CONNS: Token = 16;
+}
+
+/// What a ready token stands for.
+enum Source {
+    Signal,
+    Listener(usize),
+    Discovery,
+    Conn(usize),
+}
+
+fn source(t: Token) -> Source {
+    match t {
+        token::SIGNAL => Source::Signal,
+        token::DISCOVERY => Source::Discovery,
+        t if token::LISTENERS.contains(&t) => Source::Listener(t - token::LISTENERS.start),
+        t if t >= token::CONNS => Source::Conn(t - token::CONNS),
+        // 10..16: never registered.
+        _ => Source::Signal,
+    }
+}
+
+fn conn_token(id: usize) -> Token {
+    token::CONNS + id
+}
+
+/// Lifespan a quiesce request gives the daemon.
+const QUIESCE_LIFESPAN_MS: i32 = 100;
+/// Reads per readable wake-up of a connection (see `on_readable`).
+const READS_PER_WAKEUP: usize = 4;
+
+pub struct Daemon {
+    peerid: String,
+    poller: Poller,
+    listeners: Listeners,
+    signal_read: RawFd,
+    keepalive: Keepalive,
+    uids: Uids,
+    conns: Slab<Conn>,
+    store: Box<dyn LockStore>,
+    /// When the store asked to be called (`Action::ArmTimer`); stale entries
+    /// cost one empty call.
+    timers: BinaryHeap<Reverse<Instant>>,
+    lifespan_ms: i32,
+    idle_since: Option<Instant>,
+    stop: bool,
+    /// Listeners unwatched because the process ran out of descriptors.
+    accept_paused: bool,
+    to_close: Vec<usize>,
+    out: String,
+    actions: Vec<Action>,
+    events: Vec<Event>,
+    vfs: Option<Vfs>,
+}
+
+fn errno_is(e: &io::Error, code: i32) -> bool {
+    e.raw_os_error() == Some(code)
+}
+
+impl Daemon {
+    /// Runs the loop until the daemon must stop, then cleans up.
+    pub fn run(&mut self) {
+        while !self.stop {
+            let timeout = self.poll_timeout(Instant::now());
+            let mut events = std::mem::take(&mut self.events);
+            events.clear();
+            if self.poller.wait(timeout, &mut events).is_err() {
+                self.events = events;
+                break;
+            }
+            for ev in &events {
+                self.dispatch(*ev, Now::read());
+            }
+            self.events = events;
+            self.close_pending();
+            let now = Now::read();
+            self.fire_timers(now);
+            self.close_pending();
+            self.check_lifespan(now.instant);
+        }
+        self.shutdown();
+    }
+
+    fn dispatch(&mut self, ev: Event, now: Now) {
+        match source(ev.token) {
+            Source::Signal => self.stop |= process::stop_signalled(self.signal_read),
+            Source::Discovery => self.listeners.answer_discovery(&mut self.out),
+            Source::Listener(i) => self.on_accept(i, now),
+            Source::Conn(id) => {
+                if ev.writable() {
+                    self.flush(id);
+                }
+                if ev.readable() {
+                    self.on_readable(id, now);
+                }
+            }
+        }
+    }
+
+    /// Accepts one connection per wake-up (the listener stays readable
+    /// while more wait: level-triggered), and reads its request at once when
+    /// it is already there, which saves a wake-up per client.
+    fn on_accept(&mut self, which: usize, now: Now) {
+        let Some(listener) = self.listeners.sockets.get(which) else {
+            return;
+        };
+        let stream = loop {
+            match listener.accept() {
+                Ok(s) => break s,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if errno_is(&e, libc::EMFILE) || errno_is(&e, libc::ENFILE) => {
+                    // Out of descriptors: stop watching the listeners (a
+                    // level-triggered poll would spin) and leave the clients
+                    // in the backlog until a connection closes.
+                    self.pause_accepting(true);
+                    return;
+                }
+                Err(_) => return,
+            }
+        };
+        if let Stream::Tcp(tcp) = &stream {
+            net::tune_accepted_tcp(tcp, self.keepalive);
+        }
+        let uid = self.uids.next();
+        let fd = stream.as_raw_fd();
+        let id = self.conns.insert(Conn::new(stream, uid));
+        if let Err(e) = self.poller.register(fd, conn_token(id), READABLE) {
+            crate::trace!(crate::trace::CONNS, "connection {id}: cannot watch it: {e}");
+            self.conns.remove(id);
+            return;
+        }
+        self.idle_since = None;
+        crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
+        self.read_once(id, now);
+    }
+
+    /// Reads what the client sent and handles every complete message. Reads
+    /// a few times while data keeps coming, so an unlock and the client's
+    /// half-close that follows it are handled in one wake-up.
+    fn on_readable(&mut self, id: usize, now: Now) {
+        for _ in 0..READS_PER_WAKEUP {
+            if !self.read_once(id, now) || self.to_close.contains(&id) {
+                return;
+            }
+        }
+    }
+
+    /// One read and the messages it completes; false when nothing more can
+    /// be read now (would block, EOF, error).
+    fn read_once(&mut self, id: usize, now: Now) -> bool {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return false;
+        };
+        match conn.fill() {
+            Filled::Data => {}
+            Filled::Again => return true,
+            Filled::WouldBlock => return false,
+            Filled::Closed => {
+                self.to_close.push(id);
+                return false;
+            }
+        }
+        loop {
+            let Some(conn) = self.conns.get_mut(id) else {
+                return false;
+            };
+            match conn.next_frame() {
+                Frame::Message(Ok(msg)) => {
+                    self.on_message(id, msg, now);
+                    if self.to_close.contains(&id) {
+                        return false;
+                    }
+                }
+                Frame::Message(Err(e)) => {
+                    if e == ParseError::LevelMismatch {
+                        crate::syslog::warning(&format!(
+                            "FLM006W a client speaks another protocol level than this daemon's ({})",
+                            protocol::LEVEL
+                        ));
+                    }
+                    self.to_close.push(id);
+                    return false;
+                }
+                Frame::TooLong => {
+                    self.to_close.push(id);
+                    return false;
+                }
+                Frame::Incomplete => return true,
+            }
+        }
+    }
+
+    fn on_message(&mut self, id: usize, msg: protocol::Message, now: Now) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let stream = &conn.stream;
+        let peer_name = || stream.peer_name();
+        let client = Client {
+            conn: id as u32,
+            uid: conn.uid,
+            peer_name: &peer_name,
+        };
+        let mut actions = std::mem::take(&mut self.actions);
+        let control = routing::route(
+            &mut *self.store,
+            client,
+            &mut conn.phase,
+            msg,
+            now,
+            &mut actions,
+        );
+        self.apply(&mut actions);
+        self.actions = actions;
+        match control {
+            Control::None => {}
+            Control::Shutdown { immediate: true } => {
+                crate::syslog::notice("FLM007N immediate shutdown requested");
+                self.stop = true;
+            }
+            Control::Shutdown { immediate: false } => {
+                crate::syslog::notice(
+                    "FLM008N quiesce shutdown: exiting once no client and no resource is left",
+                );
+                self.lifespan_ms = QUIESCE_LIFESPAN_MS;
+            }
+        }
+    }
+
+    /// Carries out the store's actions, in order.
+    fn apply(&mut self, actions: &mut Vec<Action>) {
+        for action in actions.drain(..) {
+            match action {
+                Action::Answer {
+                    conn,
+                    step,
+                    rc,
+                    element,
+                } => self.answer(conn as usize, step, rc, element.as_deref()),
+                Action::ArmTimer { at } => self.timers.push(Reverse(at)),
+                Action::HalfClose { conn } => {
+                    if let Some(c) = self.conns.get_mut(conn as usize) {
+                        c.half_close();
+                    }
+                }
+                Action::Close { conn } => self.to_close.push(conn as usize),
+            }
+        }
+    }
+
+    fn answer(&mut self, id: usize, step: i32, code: i32, element: Option<&str>) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            crate::trace!(
+                crate::trace::CONNS,
+                "connection {id}: gone before its answer"
+            );
+            return;
+        };
+        self.out.clear();
+        protocol::encode_lock_answer(&mut self.out, step, &self.peerid, code, element);
+        match conn.send(self.out.as_bytes()) {
+            Sent::Done => {}
+            Sent::Queued => self.watch(id, READABLE | WRITABLE),
+            Sent::Failed => self.to_close.push(id),
+        }
+    }
+
+    fn flush(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        match conn.flush() {
+            Flushed::Idle | Flushed::Pending => {}
+            Flushed::Drained => self.watch(id, READABLE),
+            Flushed::Failed => self.to_close.push(id),
+        }
+    }
+
+    /// Changes what connection `id` is watched for; one that cannot be
+    /// watched is closed.
+    fn watch(&mut self, id: usize, events: i16) {
+        if let Err(e) = self.poller.set_events(conn_token(id), events) {
+            crate::trace!(crate::trace::CONNS, "connection {id}: cannot watch it: {e}");
+            self.to_close.push(id);
+        }
+    }
+
+    fn fire_timers(&mut self, now: Now) {
+        let mut due = false;
+        while let Some(&Reverse(at)) = self.timers.peek() {
+            if at > now.instant {
+                break;
+            }
+            self.timers.pop();
+            due = true;
+        }
+        if due {
+            let mut actions = std::mem::take(&mut self.actions);
+            self.store.timer(now, &mut actions);
+            self.apply(&mut actions);
+            self.actions = actions;
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> i32 {
+        let mut deadline: Option<Instant> = self.timers.peek().map(|t| t.0);
+        if self.lifespan_ms > 0 {
+            if let Some(since) = self.idle_since {
+                let end = since + Duration::from_millis(self.lifespan_ms as u64);
+                deadline = Some(deadline.map_or(end, |d| d.min(end)));
+            }
+        }
+        match deadline {
+            None => -1,
+            Some(d) if d <= now => 0,
+            Some(d) => {
+                let ms = (d - now).as_micros().div_ceil(1000);
+                ms.min(i32::MAX as u128) as i32
+            }
+        }
+    }
+
+    fn check_lifespan(&mut self, now: Instant) {
+        let idle = self.conns.is_empty() && self.store.is_empty();
+        match (idle, self.idle_since) {
+            (true, None) => self.idle_since = Some(now),
+            (false, Some(_)) => self.idle_since = None,
+            _ => {}
+        }
+        if self.lifespan_ms > 0 {
+            if let Some(since) = self.idle_since {
+                if now.duration_since(since) >= Duration::from_millis(self.lifespan_ms as u64) {
+                    self.stop = true;
+                }
+            }
+        }
+    }
+
+    fn close_pending(&mut self) {
+        while let Some(id) = self.to_close.pop() {
+            self.close_conn(id);
+        }
+    }
+
+    fn close_conn(&mut self, id: usize) {
+        let Some(conn) = self.conns.remove(id) else {
+            return;
+        };
+        crate::trace!(crate::trace::CONNS, "closing connection {id}");
+        if let Err(e) = self.poller.deregister(conn_token(id)) {
+            crate::trace!(crate::trace::CONNS, "connection {id}: unwatching: {e}");
+        }
+        self.pause_accepting(false);
+        let mut actions = std::mem::take(&mut self.actions);
+        self.store.disconnect(id as u32, Now::read(), &mut actions);
+        self.apply(&mut actions);
+        self.actions = actions;
+        drop(conn);
+    }
+
+    fn pause_accepting(&mut self, pause: bool) {
+        if self.accept_paused == pause {
+            return;
+        }
+        self.accept_paused = pause;
+        let events = if pause { 0 } else { READABLE };
+        for i in 0..self.listeners.sockets.len() {
+            if let Err(e) = self.poller.set_events(token::LISTENERS.start + i, events) {
+                crate::trace!(crate::trace::CONNS, "listener {i}: cannot watch it: {e}");
+            }
+        }
+    }
+
+    // ------------------------------------------------------ start and end
+
+    /// Creates the listeners (and the single-daemon guard), the signal pipe
+    /// and the VFS; Err(rc) if the daemon cannot serve.
+    pub fn new(config: &Config) -> Result<Daemon, i32> {
+        let uids = Uids::default();
+        let mut poller = Poller::new().map_err(|_| crate::rc::LISTEN_ERROR)?;
+        let listeners = Listeners::open(config, &uids)?;
+        let register_error = |_| crate::rc::LISTEN_ERROR;
+        for (i, l) in listeners.sockets.iter().enumerate() {
+            poller
+                .register(l.as_raw_fd(), token::LISTENERS.start + i, READABLE)
+                .map_err(register_error)?;
+        }
+        if let Some(udp) = &listeners.discovery {
+            poller
+                .register(udp.as_raw_fd(), token::DISCOVERY, READABLE)
+                .map_err(register_error)?;
+        }
+        let signal_read = process::install_signals()?;
+        poller
+            .register(signal_read, token::SIGNAL, READABLE)
+            .map_err(register_error)?;
+        let (status, vfs) = match &config.mount_point_vfs {
+            Some(dir) => mount_vfs(dir),
+            None => (None, None),
+        };
+        let now = Now::read();
+        Ok(Daemon {
+            peerid: crate::config::unique_id(),
+            poller,
+            listeners,
+            signal_read,
+            keepalive: Keepalive {
+                time_s: config.tcp_keepalive_time,
+                intvl_s: config.tcp_keepalive_intvl,
+                probes: config.tcp_keepalive_probes,
+            },
+            store: Box::new(MemoryStore::new(uids.clone(), status, now)),
+            uids,
+            conns: Slab::default(),
+            timers: BinaryHeap::new(),
+            lifespan_ms: config.daemon_lifespan,
+            idle_since: Some(now.instant),
+            stop: false,
+            accept_paused: false,
+            to_close: Vec::new(),
+            out: String::with_capacity(256),
+            actions: Vec::new(),
+            events: Vec::new(),
+            vfs,
+        })
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(mut vfs) = self.vfs.take() {
+            crate::syslog::info("FLM023I unmounting the FUSE file system");
+            vfs.unmount();
+        }
+        self.listeners.close();
+    }
+}
+
+/// Mounts the VFS at `dir` before the daemon reports ready. A daemon that
+/// cannot mount it serves locks all the same (as C FLoM does).
+fn mount_vfs(dir: &str) -> (Option<Status>, Option<Vfs>) {
+    let status = Status::new();
+    match Vfs::mount(dir, status.clone()) {
+        Ok(vfs) => {
+            crate::syslog::info(&format!("FLM022I FUSE file system mounted on '{dir}'"));
+            (Some(status), Some(vfs))
+        }
+        Err(e) => {
+            crate::syslog::warning(&format!("FLM024W {e}; serving without a VFS"));
+            (None, None)
+        }
+    }
+}

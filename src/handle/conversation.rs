@@ -1,0 +1,199 @@
+//! The client's side of one connection to the daemon: the lock request and
+//! its answers, the unlock, the management (shutdown) request, and the
+//! graceful disconnect, byte-compatible with C FLoM's client.
+
+use crate::config::Config;
+use crate::error::FlomError;
+use crate::net::{self, Stream};
+use crate::protocol::{self, LockRequestArgs, Message};
+use crate::rc;
+use std::io::{self, Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// How long the graceful disconnect waits for the daemon's close.
+const DISCONNECT_WAIT_MS: i32 = 5000;
+/// How long a management request waits for any reply.
+const MANAGEMENT_WAIT_MS: i32 = 1000;
+
+/// Why a lock conversation did not grant the lock.
+#[derive(Debug)]
+pub(super) enum LockFailure {
+    /// The daemon answered no (or did not answer in time): the connection
+    /// is still usable.
+    Refused(FlomError),
+    /// The connection is no longer usable: `rc` says why; `retryable` when
+    /// the daemon closed before sending a single byte (it may have been
+    /// exiting, so a new connection may succeed).
+    Broken { rc: i32, retryable: bool },
+}
+
+/// Reads one message (up to `</msg>`) with a per-message timeout (-1: none).
+/// Ok(None) on timeout; Err(rc) when the connection fails.
+fn receive(
+    stream: &mut Stream,
+    buf: &mut Vec<u8>,
+    timeout_ms: i32,
+    received: &mut usize,
+) -> Result<Option<Message>, i32> {
+    let deadline =
+        (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+    loop {
+        if let Some(end) = protocol::find_message_end(buf, 0) {
+            let parsed = protocol::parse_message(&buf[..end]);
+            buf.drain(..end);
+            return match parsed {
+                Ok(m) => Ok(Some(m)),
+                Err(protocol::ParseError::LevelMismatch) => Err(rc::PROTOCOL_LEVEL_MISMATCH),
+                Err(protocol::ParseError::Invalid) => Err(rc::PROTOCOL_ERROR),
+            };
+        }
+        if buf.len() > protocol::CLIENT_MAX_MESSAGE {
+            return Err(rc::BUFFER_OVERFLOW);
+        }
+        let wait = match deadline {
+            None => -1,
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Ok(None);
+                }
+                (d - now).as_millis().max(1) as i32
+            }
+        };
+        match net::wait_readable(stream.as_raw_fd(), wait) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(_) => return Err(rc::RECV_ERROR),
+        }
+        let mut chunk = [0u8; 1024];
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(rc::RECV_ERROR),
+            Ok(n) => {
+                *received += n;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(rc::RECV_ERROR),
+        }
+    }
+}
+
+/// Sends the lock request of `config` on `stream` and waits for the outcome:
+/// the locked element (if the resource has one) when granted.
+pub(super) fn lock(
+    stream: &mut Stream,
+    config: &Config,
+    peerid: &str,
+) -> Result<Option<String>, LockFailure> {
+    let broken = |rc| LockFailure::Broken {
+        rc,
+        retryable: false,
+    };
+    let mut out = String::with_capacity(256);
+    protocol::encode_lock_request(
+        &mut out,
+        &LockRequestArgs {
+            peerid,
+            name: &config.resource_name,
+            mode: config.lock_mode.code(),
+            wait: config.resource_timeout != 0,
+            quantity: i64::from(config.resource_quantity),
+            create: config.resource_create,
+            lifespan: i64::from(config.resource_idle_lifespan),
+        },
+    );
+    if stream.write_all(out.as_bytes()).is_err() {
+        return Err(LockFailure::Broken {
+            rc: rc::SEND_ERROR,
+            retryable: true,
+        });
+    }
+    let timeout = if config.resource_timeout > 0 {
+        config.resource_timeout
+    } else {
+        -1
+    };
+    let mut buf = Vec::with_capacity(512);
+    let mut first = true;
+    let mut received = 0;
+    loop {
+        let msg = match receive(stream, &mut buf, timeout, &mut received) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                return Err(LockFailure::Refused(FlomError::LockTimeout {
+                    timeout_ms: config.resource_timeout,
+                }))
+            }
+            Err(rc) => {
+                return Err(LockFailure::Broken {
+                    rc,
+                    retryable: rc == rc::RECV_ERROR && received == 0,
+                })
+            }
+        };
+        let expected_step = if first {
+            msg.step == protocol::STEP_FIRST_ANSWER
+        } else {
+            msg.step > 8
+        };
+        let Some(answer) = msg
+            .answer
+            .filter(|_| msg.verb == protocol::VERB_LOCK && expected_step)
+        else {
+            return Err(broken(rc::PROTOCOL_ERROR));
+        };
+        first = false;
+        return match answer.rc {
+            rc::OK => Ok(answer.element),
+            rc::LOCK_ENQUEUED | rc::LOCK_WAIT_RESOURCE => continue,
+            rc::LOCK_BUSY => Err(LockFailure::Refused(FlomError::LockBusy)),
+            rc::LOCK_CANT_WAIT => Err(LockFailure::Refused(FlomError::LockCantWait)),
+            rc::LOCK_IMPOSSIBLE => Err(LockFailure::Refused(FlomError::LockImpossible)),
+            rc::INVALID_RESOURCE_NAME => Err(broken(rc::INVALID_RESOURCE_NAME)),
+            _ => Err(broken(rc::PROTOCOL_ERROR)),
+        };
+    }
+}
+
+/// Sends the unlock of `resource_name` (never answered). Err(rc) on failure.
+pub(super) fn unlock(stream: &mut Stream, resource_name: &str, rollback: bool) -> Result<(), i32> {
+    let mut out = String::with_capacity(256);
+    protocol::encode_unlock(&mut out, resource_name, rollback);
+    stream.write_all(out.as_bytes()).map_err(|_| rc::SEND_ERROR)
+}
+
+/// Sends a shutdown request and waits (bounded) for any reply.
+pub(super) fn request_shutdown(
+    stream: &mut Stream,
+    peerid: &str,
+    immediate: bool,
+) -> Result<(), i32> {
+    let mut out = String::with_capacity(200);
+    protocol::encode_management(&mut out, peerid, immediate);
+    stream
+        .write_all(out.as_bytes())
+        .map_err(|_| rc::SEND_ERROR)?;
+    let _ = net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS);
+    Ok(())
+}
+
+/// Half-closes, waits (bounded) for the daemon to close, closes.
+pub(super) fn graceful_disconnect(stream: Stream) {
+    let mut stream = stream;
+    let _ = stream.shutdown_write();
+    let deadline = Instant::now() + Duration::from_millis(DISCONNECT_WAIT_MS as u64);
+    let mut sink = [0u8; 256];
+    loop {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as i32;
+        if left <= 0 || !matches!(net::wait_readable(stream.as_raw_fd(), left), Ok(true)) {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The client as a library: a handle holding its own settings (a copy of the
+//! configuration) and its connection to the daemon, with C libflom's states
+//! and calls: connect, lock (returning the locked element), unlock (with or
+//! without rollback), disconnect; and the management (shutdown) request.
+//! Unlike C libflom a handle may start a daemon when none is there
+//! (`set_auto_start`), which the `flom` command does.
+
+mod connect;
+mod conversation;
+mod settings;
+
+use crate::config::Config;
+use crate::error::FlomError;
+use crate::net::Stream;
+use conversation::LockFailure;
+use std::fmt;
+
+/// The states of a handle, numbered like C's `flom_handle_state_t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleState {
+    /// New: not connected yet.
+    Init,
+    /// Connected to a daemon, no lock held.
+    Connected,
+    /// Holding a lock.
+    Locked,
+    /// Disconnected after a lock (or a failure); may connect again.
+    Disconnected,
+}
+
+impl HandleState {
+    /// The value of C's `FLOM_HANDLE_STATE_*`.
+    pub fn code(self) -> i32 {
+        match self {
+            HandleState::Init => 22,
+            HandleState::Connected => 23,
+            HandleState::Locked => 24,
+            HandleState::Disconnected => 25,
+        }
+    }
+}
+
+impl fmt::Display for HandleState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HandleState::Init => "new",
+            HandleState::Connected => "connected",
+            HandleState::Locked => "locked",
+            HandleState::Disconnected => "disconnected",
+        })
+    }
+}
+
+/// What `unlock_rollback` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollback {
+    /// The unlock asked the daemon to roll back (or nothing was locked).
+    Requested,
+    /// The resource is not a transactional sequence: a plain unlock was
+    /// sent (C's `FLOM_RC_RESOURCE_IS_NOT_TRANSACTIONAL`).
+    NotTransactional,
+}
+
+/// A client of the FLoM daemon.
+pub struct FlomHandle {
+    config: Config,
+    auto_start: bool,
+    peerid: String,
+    state: HandleState,
+    conn: Option<Stream>,
+    locked_element: Option<String>,
+}
+
+impl FlomHandle {
+    /// A new handle (state `Init`) with these settings; it does not start a
+    /// daemon unless `set_auto_start(true)`.
+    pub fn new(config: Config) -> FlomHandle {
+        FlomHandle {
+            config,
+            auto_start: false,
+            peerid: crate::config::unique_id(),
+            state: HandleState::Init,
+            conn: None,
+            locked_element: None,
+        }
+    }
+
+    pub fn state(&self) -> HandleState {
+        self.state
+    }
+
+    /// The settings the handle connects and locks with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The element of the current lock (set element, sequence number,
+    /// timestamp), if the resource has one.
+    pub fn locked_element(&self) -> Option<&str> {
+        self.locked_element.as_deref()
+    }
+
+    fn invalid(&self, call: &'static str) -> FlomError {
+        FlomError::InvalidSequence {
+            call,
+            state: self.state,
+        }
+    }
+
+    /// Connects to the daemon (starting one if allowed): from `Init` or
+    /// `Disconnected` to `Connected`. On failure the state does not change.
+    pub fn connect(&mut self) -> Result<(), FlomError> {
+        match self.state {
+            HandleState::Init | HandleState::Disconnected => {}
+            _ => return Err(self.invalid("connect")),
+        }
+        let stream = connect::connect(&self.config, self.auto_start)?;
+        self.conn = Some(stream);
+        self.state = HandleState::Connected;
+        Ok(())
+    }
+
+    /// Locks the resource (connecting first when not connected): `Locked`
+    /// on success, with the locked element. A refusal (busy, can't wait,
+    /// impossible, timeout) leaves the handle `Connected`; a broken
+    /// connection leaves it `Disconnected`. When a connection this call
+    /// opened is closed by the daemon before any answer (a daemon that was
+    /// exiting), the call connects and asks once more.
+    pub fn lock(&mut self) -> Result<Option<&str>, FlomError> {
+        if self.state == HandleState::Locked {
+            return Err(self.invalid("lock"));
+        }
+        let mut fresh = false;
+        if self.conn.is_none() {
+            self.connect()?;
+            fresh = true;
+        }
+        loop {
+            let stream = self.conn.as_mut().expect("connected");
+            match conversation::lock(stream, &self.config, &self.peerid) {
+                Ok(element) => {
+                    self.locked_element = element;
+                    self.state = HandleState::Locked;
+                    return Ok(self.locked_element.as_deref());
+                }
+                Err(LockFailure::Refused(e)) => return Err(e),
+                Err(LockFailure::Broken { rc, retryable }) => {
+                    self.conn = None;
+                    self.state = HandleState::Disconnected;
+                    if !(retryable && fresh) {
+                        return Err(FlomError::Lock { rc });
+                    }
+                    fresh = false;
+                    self.connect()?;
+                }
+            }
+        }
+    }
+
+    /// Unlocks (no rollback) and disconnects; from `Connected` it only
+    /// disconnects. State `Disconnected`.
+    pub fn unlock(&mut self) -> Result<(), FlomError> {
+        self.unlock_sending(false)
+    }
+
+    /// Unlocks asking the daemon to roll back (transactional sequences give
+    /// the value back), then disconnects. For other resources the rollback
+    /// is dropped, like C libflom does.
+    pub fn unlock_rollback(&mut self) -> Result<Rollback, FlomError> {
+        let transactional = crate::resource::is_transactional_sequence(&self.config.resource_name);
+        if self.state == HandleState::Locked && !transactional {
+            self.unlock_sending(false)?;
+            return Ok(Rollback::NotTransactional);
+        }
+        self.unlock_sending(true)?;
+        Ok(Rollback::Requested)
+    }
+
+    /// Unlocks sending the rollback flag as given, whatever the resource
+    /// (the `flom` command asks a rollback whenever its command failed),
+    /// then disconnects. Allowed from `Locked` or `Connected`.
+    pub fn unlock_sending(&mut self, rollback: bool) -> Result<(), FlomError> {
+        match self.state {
+            HandleState::Locked | HandleState::Connected => {}
+            _ => return Err(self.invalid("unlock")),
+        }
+        let locked = self.state == HandleState::Locked;
+        let stream = self.conn.take();
+        self.state = HandleState::Disconnected;
+        self.locked_element = None;
+        let Some(mut stream) = stream else {
+            return Ok(());
+        };
+        if locked {
+            conversation::unlock(&mut stream, &self.config.resource_name, rollback)
+                .map_err(|rc| FlomError::Unlock { rc })?;
+        }
+        conversation::graceful_disconnect(stream);
+        Ok(())
+    }
+
+    /// Closes the connection gracefully when `Connected` (state
+    /// `Disconnected`); nothing to do when not connected. A lock must be
+    /// released with `unlock` first.
+    pub fn disconnect(&mut self) -> Result<(), FlomError> {
+        match self.state {
+            HandleState::Connected => self.unlock_sending(false),
+            HandleState::Locked => Err(self.invalid("disconnect")),
+            HandleState::Init | HandleState::Disconnected => Ok(()),
+        }
+    }
+
+    /// Asks the daemon to shut down (`immediate`: without waiting for the
+    /// locks held), then disconnects. Never starts a daemon.
+    pub fn shutdown_daemon(&mut self, immediate: bool) -> Result<(), FlomError> {
+        match self.state {
+            HandleState::Init | HandleState::Disconnected => {}
+            _ => return Err(self.invalid("shutdown")),
+        }
+        let mut stream = connect::connect(&self.config, false)?;
+        let sent = conversation::request_shutdown(&mut stream, &self.peerid, immediate);
+        self.state = HandleState::Disconnected;
+        sent.map_err(|rc| FlomError::Management { rc })?;
+        conversation::graceful_disconnect(stream);
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn with_connection(config: Config, stream: Stream) -> FlomHandle {
+        let mut h = FlomHandle::new(config);
+        h.conn = Some(stream);
+        h.state = HandleState::Connected;
+        h
+    }
+}
+
+impl Drop for FlomHandle {
+    /// Like C's `flom_handle_delete`: a held lock is released, an open
+    /// connection closed gracefully.
+    fn drop(&mut self) {
+        let _ = self.unlock_sending(false);
+    }
+}
+
+#[cfg(test)]
+mod tests;

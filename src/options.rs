@@ -1,0 +1,990 @@
+//! The option table: every setting of `flom` declared once — its short and
+//! long command-line names, its config-file group and key, the kind of its
+//! value (which decides validation and normalisation), its default and its
+//! `--verbose` dump line. The command line (`cli`) and the config files
+//! (`config`) both store values through this table, so a kind of mistake
+//! gets one sentence, `flom: PLACE: REASON.`, wherever it was made; only the
+//! place differs (`option -l/--lock-mode` or `FILE:LINE: [Resource]/LockMode`).
+//!
+//! What stays specific to each source: the syntax of the raw text (the
+//! command line takes C `strtol` integers and values as typed; config files
+//! take decimal integers, GLib escapes, `;` lists, and trim yes/no and lock
+//! mode values), and the C FLoM line the command line prints before the
+//! sentence (`lock-mode: 'X' is an invalid value`).
+
+use std::fmt;
+use std::path::Path;
+
+use crate::config::{
+    Config, DEFAULT_DISCOVERY_ATTEMPTS, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TTL,
+    DEFAULT_LIFESPAN_MS, DEFAULT_PORT, DEFAULT_TCP_KEEPALIVE_INTVL, DEFAULT_TCP_KEEPALIVE_PROBES,
+    DEFAULT_TCP_KEEPALIVE_TIME,
+};
+use crate::resource::{LockMode, DEFAULT_RESOURCE_NAME};
+use crate::values::{
+    abs_at_least_one, abs_value, canonical_file, check_mount_point, check_socket_name,
+    interface_has_ipv6, parse_bool, parse_signal, signal_name, validate_resource_name,
+    ResourceNameError,
+};
+
+/// Where a value of type `T` lives in [`Config`].
+pub struct Slot<T: 'static> {
+    pub get: fn(&Config) -> &T,
+    pub get_mut: fn(&mut Config) -> &mut T,
+}
+
+macro_rules! slot {
+    ($field:ident) => {
+        Slot {
+            get: |c| &c.$field,
+            get_mut: |c| &mut c.$field,
+        }
+    };
+}
+
+/// The extra check of an optional text value (empty always means unset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextCheck {
+    /// Taken as given (trace files, addresses).
+    Any,
+    /// An AF_UNIX path shorter than `sun_path`.
+    SocketName,
+    /// A directory that can be opened.
+    MountPoint,
+    /// An interface with an IPv6 address; otherwise ignored with a warning.
+    Interface,
+    /// An existing file, stored as its canonical absolute path.
+    ExistingFile,
+}
+
+/// How an integer is normalised before it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntRule {
+    /// Kept as given.
+    Any,
+    /// Absolute value.
+    Abs,
+    /// Absolute value, 0 turned into 1.
+    AbsAtLeastOne,
+    /// Files: 0 ignored, else absolute value. Command line: 0 ignored, a
+    /// negative value ignored with C FLoM's notice.
+    Quantity,
+    /// Files: 0 ignored, else absolute value. Command line: absolute value.
+    IdleLifespan,
+}
+
+/// The kind of value of a setting, with its default and its slot.
+pub enum Kind {
+    Text(TextCheck, Slot<Option<String>>),
+    /// yes/no/y/n in any letter case.
+    YesNo(bool, Slot<bool>),
+    /// A switch on the command line (it can only turn on), yes/no in files.
+    Switch(Slot<bool>),
+    Int(IntRule, i32, Slot<i32>),
+    LockMode(LockMode, Slot<LockMode>),
+    ResourceName(Slot<String>),
+    /// Signal names or numbers; a new list replaces the previous one.
+    Signals(Slot<Vec<i32>>),
+}
+
+/// The line C FLoM prints first when the command line gives a bad value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CLine {
+    /// `OPTION: 'V' is an invalid value` on stdout.
+    InvalidOnStdout,
+    /// `OPTION: 'V' is an invalid value` on stderr.
+    InvalidOnStderr,
+    /// `OPTION: 'V' is not a valid value` on stderr.
+    NotValidOnStderr,
+    /// The resource-name lines (`ERROR: ...` and the return code), alone.
+    ResourceName,
+    /// No bad value (it is a parse error, or ignored with a warning).
+    None,
+}
+
+/// One setting.
+pub struct Setting {
+    pub short: &'static str,
+    pub long: &'static str,
+    /// Value placeholder in the help ("" for a switch).
+    pub hint: &'static str,
+    pub help: &'static str,
+    pub group: &'static str,
+    pub key: &'static str,
+    pub kind: Kind,
+    pub c_line: CLine,
+}
+
+impl Setting {
+    /// Whether the command-line option takes a value.
+    pub fn takes_value(&self) -> bool {
+        !matches!(self.kind, Kind::Switch(_))
+    }
+
+    /// Whether the command-line option takes an integer.
+    pub fn is_int(&self) -> bool {
+        matches!(self.kind, Kind::Int(..))
+    }
+
+    /// The option names for messages: `-l/--lock-mode` or `--discovery-ttl`.
+    pub fn option_names(&self) -> String {
+        if self.short.is_empty() {
+            format!("--{}", self.long)
+        } else {
+            format!("-{}/--{}", self.short, self.long)
+        }
+    }
+
+    /// Stores the built-in default.
+    pub fn reset(&self, c: &mut Config) {
+        match &self.kind {
+            Kind::Text(_, s) => *(s.get_mut)(c) = None,
+            Kind::YesNo(d, s) => *(s.get_mut)(c) = *d,
+            Kind::Switch(s) => *(s.get_mut)(c) = false,
+            Kind::Int(_, d, s) => *(s.get_mut)(c) = *d,
+            Kind::LockMode(d, s) => *(s.get_mut)(c) = *d,
+            Kind::ResourceName(s) => *(s.get_mut)(c) = DEFAULT_RESOURCE_NAME.to_string(),
+            Kind::Signals(s) => (s.get_mut)(c).clear(),
+        }
+    }
+
+    /// The `--verbose` dump line, without the newline.
+    pub fn dump_line(&self, c: &Config) -> String {
+        let value = match &self.kind {
+            Kind::Text(_, s) => format!("'{}'", (s.get)(c).as_deref().unwrap_or("")),
+            Kind::YesNo(_, s) | Kind::Switch(s) => u8::from(*(s.get)(c)).to_string(),
+            Kind::Int(_, _, s) => (s.get)(c).to_string(),
+            Kind::LockMode(_, s) => (s.get)(c).code().to_string(),
+            Kind::ResourceName(s) => format!("'{}'", (s.get)(c)),
+            Kind::Signals(s) => {
+                let names: Vec<&str> = (s.get)(c).iter().filter_map(|&n| signal_name(n)).collect();
+                format!("'{}'", names.join(";"))
+            }
+        };
+        format!("[{}]/{}={}", self.group, self.key, value)
+    }
+
+    /// Validates a text value (already decoded from its source) and stores
+    /// it. `Ok(Some(line))`: the value was ignored, print `line` on stderr.
+    /// Integers go through [`Setting::store_int`], signal lists through
+    /// [`Setting::store_signals`].
+    pub fn store_text(
+        &self,
+        c: &mut Config,
+        text: &str,
+        place: &Place,
+    ) -> Result<Option<String>, Invalid> {
+        let invalid = |reason: String| Invalid {
+            reason,
+            resource_name: None,
+        };
+        match &self.kind {
+            Kind::Text(check, s) => {
+                if text.is_empty() {
+                    *(s.get_mut)(c) = None;
+                    return Ok(None);
+                }
+                let value = match check {
+                    TextCheck::Any => text.to_string(),
+                    TextCheck::SocketName => {
+                        check_socket_name(text).map_err(invalid)?;
+                        text.to_string()
+                    }
+                    TextCheck::MountPoint => {
+                        check_mount_point(text).map_err(|r| {
+                            invalid(format!(
+                                "{r}; the mount point must be an existing directory"
+                            ))
+                        })?;
+                        text.to_string()
+                    }
+                    TextCheck::Interface => {
+                        if !interface_has_ipv6(text) {
+                            return Ok(Some(place.sentence(&format!(
+                                "network interface '{text}' has no IPv6 address; the setting is ignored"
+                            ))));
+                        }
+                        text.to_string()
+                    }
+                    TextCheck::ExistingFile => canonical_file(text)
+                        .map_err(|r| invalid(format!("{r}; give an existing file")))?,
+                };
+                *(s.get_mut)(c) = Some(value);
+            }
+            Kind::YesNo(_, s) | Kind::Switch(s) => {
+                *(s.get_mut)(c) = parse_bool(text).ok_or_else(|| {
+                    invalid(format!(
+                        "'{text}' is not a yes/no value; use yes, no, y or n, in any letter case"
+                    ))
+                })?;
+            }
+            Kind::LockMode(_, s) => {
+                *(s.get_mut)(c) = LockMode::parse(text).ok_or_else(|| {
+                    invalid(format!(
+                        "'{text}' is not a valid lock mode; use NL, CR, CW, PR, PW or EX (or NullLock, ConcurrentRead, ConcurrentWrite, ProtectedRead, ProtectedWrite, Exclusive), in any letter case"
+                    ))
+                })?;
+            }
+            Kind::ResourceName(s) => match validate_resource_name(text) {
+                Ok(()) => *(s.get_mut)(c) = text.to_string(),
+                Err(e) => {
+                    let reason = match e {
+                        ResourceNameError::Reserved => {
+                            format!("'{text}' is a reserved resource name and cannot be set")
+                        }
+                        ResourceNameError::Invalid => {
+                            let hint = if text.ends_with(|ch| {
+                                matches!(ch, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+                            }) {
+                                " (note the trailing whitespace)"
+                            } else {
+                                ""
+                            };
+                            format!("'{text}' is not a valid resource name{hint}")
+                        }
+                    };
+                    return Err(Invalid {
+                        reason,
+                        resource_name: Some(e),
+                    });
+                }
+            },
+            Kind::Int(..) | Kind::Signals(_) => {
+                unreachable!("{}: not a text setting", self.long)
+            }
+        }
+        Ok(None)
+    }
+
+    /// Normalises and stores an integer (already parsed by its source).
+    /// `Some(line)`: the value was ignored, print `line` on stderr.
+    pub fn store_int(&self, c: &mut Config, v: i32, place: &Place) -> Option<String> {
+        let Kind::Int(rule, _, s) = &self.kind else {
+            unreachable!("{}: not an integer setting", self.long)
+        };
+        let from_file = matches!(place, Place::File { .. });
+        let value = match rule {
+            IntRule::Any => Some(v),
+            IntRule::Abs => Some(abs_value(v)),
+            IntRule::AbsAtLeastOne => Some(abs_at_least_one(v)),
+            IntRule::Quantity if from_file => (v != 0).then(|| abs_value(v)),
+            IntRule::Quantity if v < 0 => {
+                return Some(format!(
+                    "Resource quantity ignored because negative values ({v}) are meaningless"
+                ))
+            }
+            IntRule::Quantity => (v > 0).then_some(v),
+            IntRule::IdleLifespan if from_file => (v != 0).then(|| abs_value(v)),
+            IntRule::IdleLifespan => Some(abs_value(v)),
+        };
+        if let Some(v) = value {
+            *(s.get_mut)(c) = v;
+        }
+        None
+    }
+
+    /// Replaces the signal list; unknown items are dropped, each with a
+    /// warning line (returned, for stderr).
+    pub fn store_signals(&self, c: &mut Config, items: &[String], place: &Place) -> Vec<String> {
+        let Kind::Signals(_) = &self.kind else {
+            unreachable!("{}: not a signal list", self.long)
+        };
+        let mut warnings = Vec::new();
+        let mut signals = Vec::new();
+        for item in items {
+            match parse_signal(item) {
+                Some(n) => signals.push(n),
+                None => warnings.push(place.sentence(&format!(
+                    "'{item}' is not a signal name or number (1-31); it is ignored (see flom --signal-list)"
+                ))),
+            }
+        }
+        c.set_ignored_signals(signals);
+        warnings
+    }
+}
+
+/// A rejected value: why (a clause for [`Place::sentence`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub reason: String,
+    /// Set for resource names (the command line prints C FLoM's lines).
+    pub resource_name: Option<ResourceNameError>,
+}
+
+/// Where a value came from.
+#[derive(Clone, Copy)]
+pub enum Place<'a> {
+    Option(&'a Setting),
+    File {
+        path: &'a Path,
+        line: usize,
+        setting: &'a Setting,
+    },
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Option(s) => write!(f, "option {}", s.option_names()),
+            Place::File {
+                path,
+                line,
+                setting,
+            } => write!(
+                f,
+                "{}:{}: [{}]/{}",
+                path.display(),
+                line,
+                setting.group,
+                setting.key
+            ),
+        }
+    }
+}
+
+impl Place<'_> {
+    /// The sentence for a mistake made here: `flom: PLACE: REASON.`
+    pub fn sentence(&self, reason: &str) -> String {
+        format!("flom: {self}: {reason}.")
+    }
+}
+
+/// The setting with this long option name.
+pub fn by_long(long: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.long == long)
+}
+
+/// The setting with this config group and key.
+pub fn by_key(group: &str, key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.group == group && s.key == key)
+}
+
+/// The order in which C FLoM applies the command line over the config files
+/// (it decides which bad value is reported first), by long name.
+pub const COMMAND_LINE_ORDER: [&str; 29] = [
+    "daemon-trace-file",
+    "command-trace-file",
+    "verbose",
+    "resource-name",
+    "resource-quantity",
+    "resource-timeout",
+    "lock-mode",
+    "resource-create",
+    "resource-idle-lifespan",
+    "socket-name",
+    "daemon-lifespan",
+    "unicast-address",
+    "unicast-port",
+    "multicast-address",
+    "multicast-port",
+    "mount-point-vfs",
+    "network-interface",
+    "discovery-attempts",
+    "discovery-timeout",
+    "discovery-ttl",
+    "tcp-keepalive-time",
+    "tcp-keepalive-intvl",
+    "tcp-keepalive-probes",
+    "ignore-signal",
+    "tls-certificate",
+    "tls-private-key",
+    "tls-ca-certificate",
+    "tls-check-peer-id",
+    "append-trace-file",
+];
+
+const fn setting(
+    short: &'static str,
+    long: &'static str,
+    hint: &'static str,
+    help: &'static str,
+    (group, key): (&'static str, &'static str),
+    kind: Kind,
+    c_line: CLine,
+) -> Setting {
+    Setting {
+        short,
+        long,
+        hint,
+        help,
+        group,
+        key,
+        kind,
+        c_line,
+    }
+}
+
+use CLine::{InvalidOnStderr, InvalidOnStdout, NotValidOnStderr};
+
+/// Every setting, in the order of the config files' reading and of the
+/// `--verbose` dump.
+pub static SETTINGS: [Setting; 29] = [
+    setting(
+        "t",
+        "daemon-trace-file",
+        "FILE",
+        "Trace file of the daemon (absolute path)",
+        ("Trace", "DaemonTraceFile"),
+        Kind::Text(TextCheck::Any, slot!(daemon_trace_file)),
+        CLine::None,
+    ),
+    setting(
+        "T",
+        "command-trace-file",
+        "FILE",
+        "Trace file of this command (absolute path)",
+        ("Trace", "CommandTraceFile"),
+        Kind::Text(TextCheck::Any, slot!(command_trace_file)),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "append-trace-file",
+        "yes|no",
+        "Append to the trace files instead of truncating them",
+        ("Trace", "AppendTraceFile"),
+        Kind::YesNo(false, slot!(append_trace_file)),
+        InvalidOnStderr,
+    ),
+    setting(
+        "V",
+        "verbose",
+        "",
+        "Print the effective configuration and progress messages",
+        ("Trace", "Verbose"),
+        Kind::Switch(slot!(verbose)),
+        CLine::None,
+    ),
+    setting(
+        "r",
+        "resource-name",
+        "NAME",
+        "Name of the resource to lock (default _RESOURCE)",
+        ("Resource", "Name"),
+        Kind::ResourceName(slot!(resource_name)),
+        CLine::ResourceName,
+    ),
+    setting(
+        "o",
+        "resource-timeout",
+        "MS",
+        "Maximum wait for the lock in milliseconds (<0 forever, 0 do not wait)",
+        ("Resource", "Timeout"),
+        Kind::Int(IntRule::Any, -1, slot!(resource_timeout)),
+        CLine::None,
+    ),
+    setting(
+        "q",
+        "resource-quantity",
+        "N",
+        "Number of units to lock (numeric resources)",
+        ("Resource", "Quantity"),
+        Kind::Int(IntRule::Quantity, 1, slot!(resource_quantity)),
+        CLine::None,
+    ),
+    setting(
+        "l",
+        "lock-mode",
+        "MODE",
+        "Lock mode: NL, CR, CW, PR, PW or EX (default EX)",
+        ("Resource", "LockMode"),
+        Kind::LockMode(LockMode::Exclusive, slot!(lock_mode)),
+        InvalidOnStderr,
+    ),
+    setting(
+        "e",
+        "resource-create",
+        "yes|no",
+        "Whether the request may create a missing resource",
+        ("Resource", "Create"),
+        Kind::YesNo(true, slot!(resource_create)),
+        InvalidOnStdout,
+    ),
+    setting(
+        "i",
+        "resource-idle-lifespan",
+        "MS",
+        "How long an unused resource is kept, in milliseconds",
+        ("Resource", "IdleLifespan"),
+        Kind::Int(IntRule::IdleLifespan, 0, slot!(resource_idle_lifespan)),
+        CLine::None,
+    ),
+    setting(
+        "s",
+        "socket-name",
+        "PATH",
+        "UNIX socket of the local daemon (default /tmp/flom-LOGIN)",
+        ("Daemon", "SocketName"),
+        Kind::Text(TextCheck::SocketName, slot!(socket_name)),
+        InvalidOnStderr,
+    ),
+    setting(
+        "d",
+        "daemon-lifespan",
+        "MS",
+        "Idle lifetime of an auto-started daemon (0 never start one, <0 forever)",
+        ("Daemon", "Lifespan"),
+        Kind::Int(IntRule::Any, DEFAULT_LIFESPAN_MS, slot!(daemon_lifespan)),
+        CLine::None,
+    ),
+    setting(
+        "a",
+        "unicast-address",
+        "HOST",
+        "TCP/IP address of the daemon",
+        ("Daemon", "UnicastAddress"),
+        Kind::Text(TextCheck::Any, slot!(unicast_address)),
+        CLine::None,
+    ),
+    setting(
+        "p",
+        "unicast-port",
+        "PORT",
+        "TCP/IP port of the daemon (default 28015)",
+        ("Daemon", "UnicastPort"),
+        Kind::Int(IntRule::Abs, DEFAULT_PORT, slot!(unicast_port)),
+        CLine::None,
+    ),
+    setting(
+        "A",
+        "multicast-address",
+        "ADDR",
+        "UDP/IP multicast address used to discover the daemon",
+        ("Daemon", "MulticastAddress"),
+        Kind::Text(TextCheck::Any, slot!(multicast_address)),
+        CLine::None,
+    ),
+    setting(
+        "P",
+        "multicast-port",
+        "PORT",
+        "UDP/IP multicast port used to discover the daemon (default 28015)",
+        ("Daemon", "MulticastPort"),
+        Kind::Int(IntRule::Abs, DEFAULT_PORT, slot!(multicast_port)),
+        CLine::None,
+    ),
+    setting(
+        "m",
+        "mount-point-vfs",
+        "DIR",
+        "Mount point of the daemon's virtual file system",
+        ("Daemon", "MountPointVFS"),
+        Kind::Text(TextCheck::MountPoint, slot!(mount_point_vfs)),
+        InvalidOnStderr,
+    ),
+    setting(
+        "",
+        "ignore-signal",
+        "SIGNAL",
+        "Signal ignored while the command runs (repeatable)",
+        ("Monitor", "IgnoredSignals"),
+        Kind::Signals(slot!(ignored_signals)),
+        CLine::None,
+    ),
+    setting(
+        "n",
+        "network-interface",
+        "IFNAME",
+        "Network interface for IPv6 link-local addresses",
+        ("Network", "NetworkInterface"),
+        Kind::Text(TextCheck::Interface, slot!(network_interface)),
+        CLine::None,
+    ),
+    setting(
+        "D",
+        "discovery-attempts",
+        "N",
+        "Number of UDP/IP discovery requests (default 2)",
+        ("Network", "DiscoveryAttempts"),
+        Kind::Int(
+            IntRule::AbsAtLeastOne,
+            DEFAULT_DISCOVERY_ATTEMPTS,
+            slot!(discovery_attempts),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "I",
+        "discovery-timeout",
+        "MS",
+        "Wait for each discovery reply, in milliseconds (default 500)",
+        ("Network", "DiscoveryTimeout"),
+        Kind::Int(
+            IntRule::Abs,
+            DEFAULT_DISCOVERY_TIMEOUT_MS,
+            slot!(discovery_timeout),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "discovery-ttl",
+        "N",
+        "Hop limit of discovery datagrams (default 1)",
+        ("Network", "DiscoveryTTL"),
+        Kind::Int(
+            IntRule::AbsAtLeastOne,
+            DEFAULT_DISCOVERY_TTL,
+            slot!(discovery_ttl),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "tcp-keepalive-time",
+        "S",
+        "TCP keepalive idle time in seconds (default 60)",
+        ("Network", "TcpKeepaliveTime"),
+        Kind::Int(
+            IntRule::Abs,
+            DEFAULT_TCP_KEEPALIVE_TIME,
+            slot!(tcp_keepalive_time),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "tcp-keepalive-intvl",
+        "S",
+        "TCP keepalive probe interval in seconds (default 10)",
+        ("Network", "TcpKeepaliveIntvl"),
+        Kind::Int(
+            IntRule::Abs,
+            DEFAULT_TCP_KEEPALIVE_INTVL,
+            slot!(tcp_keepalive_intvl),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "tcp-keepalive-probes",
+        "N",
+        "TCP keepalive probe count (default 6)",
+        ("Network", "TcpKeepaliveProbes"),
+        Kind::Int(
+            IntRule::Abs,
+            DEFAULT_TCP_KEEPALIVE_PROBES,
+            slot!(tcp_keepalive_probes),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "tls-certificate",
+        "FILE",
+        "PEM file with the X.509 certificate of this peer",
+        ("TLS", "TlsCertificate"),
+        Kind::Text(TextCheck::ExistingFile, slot!(tls_certificate)),
+        NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "tls-private-key",
+        "FILE",
+        "PEM file with the private key of this peer",
+        ("TLS", "TlsPrivateKey"),
+        Kind::Text(TextCheck::ExistingFile, slot!(tls_private_key)),
+        NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "tls-ca-certificate",
+        "FILE",
+        "PEM file with the certificate of the certification authority",
+        ("TLS", "TlsCaCertificate"),
+        Kind::Text(TextCheck::ExistingFile, slot!(tls_ca_certificate)),
+        NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "tls-check-peer-id",
+        "yes|no",
+        "Check that the peer's unique id matches its certificate",
+        ("TLS", "TlsCheckPeerId"),
+        Kind::YesNo(false, slot!(tls_check_peer_id)),
+        InvalidOnStdout,
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn s(long: &str) -> &'static Setting {
+        by_long(long).unwrap()
+    }
+
+    fn file_place(setting: &'static Setting) -> Place<'static> {
+        Place::File {
+            path: Path::new("/x/f.conf"),
+            line: 3,
+            setting,
+        }
+    }
+
+    /// The reason of a rejected text value.
+    fn reason(long: &str, text: &str) -> String {
+        let setting = s(long);
+        let mut c = Config::default();
+        setting
+            .store_text(&mut c, text, &Place::Option(setting))
+            .unwrap_err()
+            .reason
+    }
+
+    /// Stores `text` and returns the dump line and the warning.
+    fn stored(long: &str, text: &str) -> (String, Option<String>) {
+        let setting = s(long);
+        let mut c = Config::default();
+        let w = setting
+            .store_text(&mut c, text, &Place::Option(setting))
+            .unwrap();
+        (setting.dump_line(&c), w)
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        let longs: HashSet<&str> = SETTINGS.iter().map(|s| s.long).collect();
+        assert_eq!(longs.len(), SETTINGS.len());
+        let shorts: Vec<&str> = SETTINGS
+            .iter()
+            .map(|s| s.short)
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(shorts.iter().collect::<HashSet<_>>().len(), shorts.len());
+        let keys: HashSet<(&str, &str)> = SETTINGS.iter().map(|s| (s.group, s.key)).collect();
+        assert_eq!(keys.len(), SETTINGS.len());
+        let order: HashSet<&str> = COMMAND_LINE_ORDER.iter().copied().collect();
+        assert_eq!(order, longs);
+        for setting in SETTINGS.iter() {
+            assert!(std::ptr::eq(
+                by_key(setting.group, setting.key).unwrap(),
+                setting
+            ));
+            assert_eq!(
+                setting.takes_value(),
+                !setting.hint.is_empty(),
+                "{}",
+                setting.long
+            );
+        }
+        assert!(by_long("version").is_none());
+    }
+
+    #[test]
+    fn defaults_and_dump_lines() {
+        let c = Config::default();
+        assert_eq!(s("resource-timeout").dump_line(&c), "[Resource]/Timeout=-1");
+        assert_eq!(
+            s("resource-name").dump_line(&c),
+            "[Resource]/Name='_RESOURCE'"
+        );
+        assert_eq!(s("lock-mode").dump_line(&c), "[Resource]/LockMode=5");
+        assert_eq!(s("resource-create").dump_line(&c), "[Resource]/Create=1");
+        assert_eq!(s("socket-name").dump_line(&c), "[Daemon]/SocketName=''");
+        assert_eq!(
+            s("unicast-port").dump_line(&c),
+            "[Daemon]/UnicastPort=28015"
+        );
+        assert_eq!(
+            s("ignore-signal").dump_line(&c),
+            "[Monitor]/IgnoredSignals=''"
+        );
+        let mut d = Config::default();
+        for setting in SETTINGS.iter() {
+            setting.reset(&mut d);
+        }
+        assert_eq!(c, d);
+    }
+
+    #[test]
+    fn yes_no_kind() {
+        for (v, code) in [("yes", 1), ("Y", 1), ("no", 0), ("N", 0)] {
+            assert_eq!(
+                stored("resource-create", v).0,
+                format!("[Resource]/Create={code}")
+            );
+        }
+        assert_eq!(
+            reason("resource-create", "maybe"),
+            "'maybe' is not a yes/no value; use yes, no, y or n, in any letter case"
+        );
+        assert_eq!(reason("verbose", "1"), reason("resource-create", "1"));
+    }
+
+    #[test]
+    fn lock_mode_kind() {
+        assert_eq!(stored("lock-mode", "pr").0, "[Resource]/LockMode=3");
+        assert!(
+            reason("lock-mode", "onlyex").starts_with("'onlyex' is not a valid lock mode; use NL")
+        );
+    }
+
+    #[test]
+    fn resource_name_kind() {
+        assert_eq!(stored("resource-name", "a.b").0, "[Resource]/Name='a.b'");
+        let setting = s("resource-name");
+        let mut c = Config::default();
+        let e = setting
+            .store_text(&mut c, "_RESOURCE", &Place::Option(setting))
+            .unwrap_err();
+        assert_eq!(e.resource_name, Some(ResourceNameError::Reserved));
+        assert_eq!(
+            e.reason,
+            "'_RESOURCE' is a reserved resource name and cannot be set"
+        );
+        assert_eq!(
+            reason("resource-name", "a-b"),
+            "'a-b' is not a valid resource name"
+        );
+        assert_eq!(
+            reason("resource-name", "ab "),
+            "'ab ' is not a valid resource name (note the trailing whitespace)"
+        );
+    }
+
+    #[test]
+    fn text_kinds() {
+        assert_eq!(
+            stored("unicast-address", "h").0,
+            "[Daemon]/UnicastAddress='h'"
+        );
+        // empty means unset, for every text kind, without a check
+        for long in [
+            "unicast-address",
+            "socket-name",
+            "mount-point-vfs",
+            "network-interface",
+            "tls-certificate",
+        ] {
+            let setting = s(long);
+            let mut c = Config::default();
+            let Kind::Text(_, slot) = &setting.kind else {
+                panic!("{long}")
+            };
+            *(slot.get_mut)(&mut c) = Some("x".into());
+            assert_eq!(
+                setting.store_text(&mut c, "", &Place::Option(setting)),
+                Ok(None)
+            );
+            assert_eq!(*(slot.get)(&c), None, "{long}");
+        }
+        let long = format!("/tmp/{}", "s".repeat(103));
+        assert!(reason("socket-name", &long).contains("shorter than 108 bytes"));
+        assert!(stored("socket-name", &long[..107]).1.is_none());
+        assert!(reason("mount-point-vfs", "/nonexistent/d")
+            .ends_with("; the mount point must be an existing directory"));
+        assert_eq!(
+            stored("mount-point-vfs", "/").0,
+            "[Daemon]/MountPointVFS='/'"
+        );
+        assert_eq!(
+            reason("tls-ca-certificate", "/nonexistent/ca.pem"),
+            "'/nonexistent/ca.pem' cannot be resolved (no such file or directory); give an existing file"
+        );
+        let (line, w) = stored("network-interface", "nosuchif0");
+        assert_eq!(line, "[Network]/NetworkInterface=''");
+        assert_eq!(
+            w.unwrap(),
+            "flom: option -n/--network-interface: network interface 'nosuchif0' has no IPv6 address; the setting is ignored."
+        );
+    }
+
+    #[test]
+    fn int_rules_by_place() {
+        let cases: [(&str, i32, Option<i32>, Option<i32>); 9] = [
+            // (option, value, stored from a file, stored from the command line)
+            ("resource-timeout", -5, Some(-5), Some(-5)),
+            ("unicast-port", -7, Some(7), Some(7)),
+            ("discovery-ttl", 0, Some(1), Some(1)),
+            ("discovery-attempts", -3, Some(3), Some(3)),
+            ("resource-quantity", 0, None, None),
+            ("resource-quantity", -2, Some(2), None),
+            ("resource-quantity", 4, Some(4), Some(4)),
+            ("resource-idle-lifespan", 0, None, Some(0)),
+            ("resource-idle-lifespan", -9, Some(9), Some(9)),
+        ];
+        for (long, v, from_file, from_cli) in cases {
+            let setting = s(long);
+            let Kind::Int(_, _, slot) = &setting.kind else {
+                panic!("{long}")
+            };
+            for (place, want) in [
+                (file_place(setting), from_file),
+                (Place::Option(setting), from_cli),
+            ] {
+                let mut c = Config::default();
+                *(slot.get_mut)(&mut c) = 12345;
+                let w = setting.store_int(&mut c, v, &place);
+                assert_eq!(*(slot.get)(&c), want.unwrap_or(12345), "{long} {v} {place}");
+                assert_eq!(
+                    w.is_some(),
+                    long == "resource-quantity" && v < 0 && matches!(place, Place::Option(_))
+                );
+            }
+        }
+        let setting = s("resource-quantity");
+        assert_eq!(
+            setting.store_int(&mut Config::default(), -3, &Place::Option(setting)),
+            Some("Resource quantity ignored because negative values (-3) are meaningless".into())
+        );
+    }
+
+    #[test]
+    fn signals_kind() {
+        let setting = s("ignore-signal");
+        let mut c = Config::default();
+        let items: Vec<String> = ["SIGTERM", "3", "BOGUS", "15"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let w = setting.store_signals(&mut c, &items, &file_place(setting));
+        assert_eq!(c.ignored_signals, vec![3, 15]);
+        assert_eq!(
+            w,
+            vec!["flom: /x/f.conf:3: [Monitor]/IgnoredSignals: 'BOGUS' is not a signal name or number (1-31); it is ignored (see flom --signal-list)."]
+        );
+        assert_eq!(
+            setting.dump_line(&c),
+            "[Monitor]/IgnoredSignals='SIGQUIT;SIGTERM'"
+        );
+    }
+
+    #[test]
+    fn places_and_sentences() {
+        let l = s("lock-mode");
+        assert_eq!(Place::Option(l).to_string(), "option -l/--lock-mode");
+        assert_eq!(
+            Place::Option(s("discovery-ttl")).to_string(),
+            "option --discovery-ttl"
+        );
+        assert_eq!(
+            file_place(l).to_string(),
+            "/x/f.conf:3: [Resource]/LockMode"
+        );
+        assert_eq!(
+            file_place(l).sentence("why"),
+            "flom: /x/f.conf:3: [Resource]/LockMode: why."
+        );
+        // the same validator, so the same reason from either place
+        for (long, bad) in [
+            ("lock-mode", "x"),
+            ("tls-check-peer-id", "t"),
+            ("socket-name", &"s".repeat(200)),
+        ] {
+            let setting = s(long);
+            let from = |place: Place| {
+                setting
+                    .store_text(&mut Config::default(), bad, &place)
+                    .unwrap_err()
+            };
+            assert_eq!(
+                from(Place::Option(setting)),
+                from(file_place(setting)),
+                "{long}"
+            );
+        }
+    }
+}
