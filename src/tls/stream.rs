@@ -38,6 +38,23 @@ pub struct Handshake {
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
+/// A fatal `protocol_version` alert record, sent to a peer that speaks
+/// plain text before closing.
+const PROTOCOL_VERSION_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46];
+
+/// Best-effort write that never blocks nor raises SIGPIPE.
+fn send_now(fd: RawFd, bytes: &[u8]) {
+    // SAFETY: send from a local buffer on a socket we own.
+    unsafe {
+        libc::send(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+}
+
 /// Looks at the first byte waiting on `fd` without taking it.
 fn peek_first_byte(fd: RawFd) -> io::Result<Option<u8>> {
     let mut b = 0u8;
@@ -123,10 +140,12 @@ impl Handshake {
             match peek_first_byte(self.stream.get_ref().as_raw_fd()) {
                 Ok(Some(TLS_HANDSHAKE_RECORD)) => self.peeked = true,
                 Ok(Some(_)) => {
+                    // Tell a plain client in a way it can recognise.
+                    send_now(self.stream.get_ref().as_raw_fd(), &PROTOCOL_VERSION_ALERT);
                     return Err(TlsError::new(
                         self.fail_code(),
                         diagnose::plain_text_peer(self.role),
-                    ))
+                    ));
                 }
                 Ok(None) => {
                     return Err(TlsError::new(
@@ -166,18 +185,18 @@ impl Handshake {
         }
     }
 
-    /// The stream once established, after the checks C FLoM makes: a peer
-    /// certificate exists and its chain verified.
-    pub fn finish(self) -> Result<TlsStream, TlsError> {
+    /// The checks C FLoM makes once the handshake is done: a peer
+    /// certificate exists (-22) and its chain verified (-407).
+    pub fn verify_peer(&self) -> Result<(), TlsError> {
         debug_assert!(self.done);
         let ssl = self.stream.ssl();
-        let Some(cert) = ssl.peer_certificate() else {
+        if ssl.peer_certificate().is_none() {
             crate::syslog::warning("FLM010W the peer has not presented an X.509 certificate");
             return Err(TlsError::new(
                 code::NO_CERTIFICATE,
                 format!("flom: {} did not present a certificate", self.role.peer()),
             ));
-        };
+        }
         let verified = ssl.verify_result();
         if verified.as_raw() != 0 {
             crate::syslog::error(&format!(
@@ -189,11 +208,27 @@ impl Handshake {
                 diagnose::verify_failure(self.role, &self.files, verified),
             ));
         }
-        let peer_cn = common_name(&cert).map(String::into_boxed_str);
-        Ok(TlsStream {
+        Ok(())
+    }
+
+    /// The established stream (after `verify_peer`).
+    pub fn into_stream(self) -> TlsStream {
+        let peer_cn = self
+            .stream
+            .ssl()
+            .peer_certificate()
+            .and_then(|c| common_name(&c))
+            .map(String::into_boxed_str);
+        TlsStream {
             stream: self.stream,
             peer_cn,
-        })
+        }
+    }
+
+    /// `verify_peer` then `into_stream`.
+    pub fn finish(self) -> Result<TlsStream, TlsError> {
+        self.verify_peer()?;
+        Ok(self.into_stream())
     }
 
     /// The stream under the handshake (for its descriptor).
