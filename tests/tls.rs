@@ -92,7 +92,9 @@ impl Site {
         let my_sid = unsafe { libc::getsid(0) };
         let mut v = Vec::new();
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
             let args = cmdline(pid);
             let ours = args.iter().any(|a| a.starts_with(&dir))
                 || (self.via == Via::Tcp && args.windows(2).any(|w| w[0] == "-p" && w[1] == port));
@@ -135,7 +137,9 @@ fn with_check(mut v: Vec<String>) -> Vec<String> {
 #[track_caller]
 fn expect_flom_sentence(out: &Out, words: &str) {
     assert!(
-        out.stderr.lines().any(|l| l.starts_with("flom: ") && l.contains(words)),
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("flom: ") && l.contains(words)),
         "expected a `flom: ` line containing {words:?} in {}",
         out.describe()
     );
@@ -155,7 +159,9 @@ fn tls_client_and_daemon_agree_with_and_without_peer_id_check() {
         let p1 = tls(&s.pki.peer1, &s.pki.ca1);
         // Auto-started daemon with the same files, with and without the check.
         let out = s.flom(&p1, &["-d", "300", "--", "echo", "locked"]);
-        out.expect_code(0).expect_stdout("locked\n").expect_stderr("");
+        out.expect_code(0)
+            .expect_stdout("locked\n")
+            .expect_stderr("");
         s.wait_no_daemon();
         let out = s.flom(&with_check(p1.clone()), &["-d", "300", "--", "true"]);
         out.expect_code(0).expect_stderr("");
@@ -163,7 +169,9 @@ fn tls_client_and_daemon_agree_with_and_without_peer_id_check() {
         // A lasting daemon with the check; another identity of the same CA.
         s.start_daemon(&with_check(p1.clone()));
         let p2 = tls(&s.pki.peer2, &s.pki.ca1);
-        s.flom(&p2, &["-o", "0", "--", "true"]).expect_code(0).expect_stderr("");
+        s.flom(&p2, &["-o", "0", "--", "true"])
+            .expect_code(0)
+            .expect_stderr("");
         s.flom(&with_check(p2.clone()), &["-o", "0", "--", "true"])
             .expect_code(0)
             .expect_stderr("");
@@ -181,21 +189,29 @@ fn wrong_ca_on_either_side_fails_with_a_sentence() {
         s.start_daemon(&tls(&s.pki.peer1, &s.pki.ca1));
         // The client's certificate comes from CA2, which the daemon does
         // not trust (the client trusts CA1 and so accepts the daemon).
-        let out = s.flom(&tls(&s.pki.ca2_peer, &s.pki.ca1), &["-o", "0", "--", "true"]);
+        let out = s.flom(
+            &tls(&s.pki.ca2_peer, &s.pki.ca1),
+            &["-o", "0", "--", "true"],
+        );
         out.expect_code(99);
         expect_flom_sentence(&out, "refused our certificate");
         // The client trusts CA2 only: the daemon's certificate is refused.
-        let out = s.flom(&tls(&s.pki.ca2_peer, &s.pki.ca2), &["-o", "0", "--", "true"]);
+        let out = s.flom(
+            &tls(&s.pki.ca2_peer, &s.pki.ca2),
+            &["-o", "0", "--", "true"],
+        );
         out.expect_code(99);
         expect_flom_sentence(&out, "the daemon's certificate is not signed by the CA in");
-        s.flom(&tls(&s.pki.peer2, &s.pki.ca1), &["-X"]).expect_code(0);
+        s.flom(&tls(&s.pki.peer2, &s.pki.ca1), &["-X"])
+            .expect_code(0);
         s.wait_no_daemon();
         // A daemon that trusts CA2 refuses a CA1 client.
         s.start_daemon(&tls(&s.pki.ca2_peer, &s.pki.ca2));
         let out = s.flom(&tls(&s.pki.peer1, &s.pki.ca2), &["-o", "0", "--", "true"]);
         out.expect_code(99);
         expect_flom_sentence(&out, "refused our certificate");
-        s.flom(&tls(&s.pki.ca2_peer, &s.pki.ca2), &["-X"]).expect_code(0);
+        s.flom(&tls(&s.pki.ca2_peer, &s.pki.ca2), &["-X"])
+            .expect_code(0);
         s.wait_no_daemon();
     });
 }
@@ -208,14 +224,17 @@ fn wrong_client_cn_matters_only_with_the_daemons_check() {
         let s = Site::new(&format!("tlscncli{via:?}"), via);
         let wrong = tls(&s.pki.wrong_cn, &s.pki.ca1);
         s.start_daemon(&tls(&s.pki.peer1, &s.pki.ca1));
-        s.flom(&wrong, &["-o", "0", "--", "true"]).expect_code(0).expect_stderr("");
+        s.flom(&wrong, &["-o", "0", "--", "true"])
+            .expect_code(0)
+            .expect_stderr("");
         s.flom(&wrong, &["-X"]).expect_code(0);
         s.wait_no_daemon();
         s.start_daemon(&with_check(tls(&s.pki.peer1, &s.pki.ca1)));
         // The daemon drops the request without an answer (C: exit 99).
         let out = s.flom(&wrong, &["-o", "0", "--", "true"]);
         out.expect_code(99);
-        s.flom(&tls(&s.pki.peer2, &s.pki.ca1), &["-X"]).expect_code(0);
+        s.flom(&tls(&s.pki.peer2, &s.pki.ca1), &["-X"])
+            .expect_code(0);
         s.wait_no_daemon();
     });
 }
@@ -226,7 +245,9 @@ fn wrong_daemon_cn_matters_only_with_the_clients_check() {
         let s = Site::new(&format!("tlscnsrv{via:?}"), via);
         s.start_daemon(&tls(&s.pki.wrong_cn, &s.pki.ca1));
         let p1 = tls(&s.pki.peer1, &s.pki.ca1);
-        s.flom(&p1, &["-o", "0", "--", "true"]).expect_code(0).expect_stderr("");
+        s.flom(&p1, &["-o", "0", "--", "true"])
+            .expect_code(0)
+            .expect_stderr("");
         let out = s.flom(&with_check(p1.clone()), &["-o", "0", "--", "true"]);
         out.expect_code(99);
         assert!(
@@ -263,7 +284,8 @@ fn key_not_matching_and_expired_certificates_fail_before_any_daemon() {
         let out = s.flom(&mismatched, &["-X"]);
         out.expect_code(99);
         assert_eq!(s.daemons().len(), 1, "a bad -X must not stop the daemon");
-        s.flom(&tls(&s.pki.peer1, &s.pki.ca1), &["-X"]).expect_code(0);
+        s.flom(&tls(&s.pki.peer1, &s.pki.ca1), &["-X"])
+            .expect_code(0);
         s.wait_no_daemon();
     });
 }
@@ -300,7 +322,8 @@ fn shutdown_requests_over_tls() {
         let p2 = tls(&s.pki.peer2, &s.pki.ca1);
         // -X with CA2 files fails and leaves the daemon alive.
         s.start_daemon(&p1);
-        s.flom(&tls(&s.pki.ca2_peer, &s.pki.ca2), &["-X"]).expect_code(99);
+        s.flom(&tls(&s.pki.ca2_peer, &s.pki.ca2), &["-X"])
+            .expect_code(99);
         assert_eq!(s.daemons().len(), 1);
         s.flom(&p2, &["-X"]).expect_code(0);
         s.wait_no_daemon();
@@ -311,7 +334,8 @@ fn shutdown_requests_over_tls() {
         // With the daemon's check, a wrong id's -X is dropped (exit 0, C),
         // the right one is obeyed.
         s.start_daemon(&with_check(p1.clone()));
-        s.flom(&tls(&s.pki.wrong_cn, &s.pki.ca1), &["-X"]).expect_code(0);
+        s.flom(&tls(&s.pki.wrong_cn, &s.pki.ca1), &["-X"])
+            .expect_code(0);
         let daemons = s.daemons();
         assert_eq!(daemons.len(), 1, "the dropped -X stopped the daemon");
         s.flom(&p2, &["-X"]).expect_code(0);
@@ -341,7 +365,8 @@ fn a_stalled_handshake_does_not_delay_other_clients() {
             Via::Unix => Box::new(UnixStream::connect(&s.env.sock).unwrap()),
             Via::Tcp => Box::new(TcpStream::connect(("127.0.0.1", s.port)).unwrap()),
         };
-        half.write_all(&[0x16, 0x03, 0x01, 0x01, 0x00, 0x01]).unwrap();
+        half.write_all(&[0x16, 0x03, 0x01, 0x01, 0x00, 0x01])
+            .unwrap();
         let t = Instant::now();
         for i in 0..3 {
             s.flom(&p1, &["-r", &format!("r{i}"), "-o", "0", "--", "true"])
@@ -359,7 +384,9 @@ fn a_stalled_handshake_does_not_delay_other_clients() {
             let mut b = [0u8; 64];
             let _ = tx.send(silent.read(&mut b).map(|n| n));
         });
-        let got = rx.recv_timeout(Duration::from_secs(12)).expect("the daemon closes a stalled handshake");
+        let got = rx
+            .recv_timeout(Duration::from_secs(12))
+            .expect("the daemon closes a stalled handshake");
         assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
         drop(half);
         s.flom(&p1, &["-X"]).expect_code(0);
@@ -406,10 +433,8 @@ fn tls_debug_features_talk_to_each_other() {
 fn tcp_listening(port: u16) -> bool {
     let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
     let want = format!("0100007F:{port:04X}");
-    text.lines()
-        .skip(1)
-        .any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 3 && f[1] == want && f[3] == "0A"
-        })
+    text.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == want && f[3] == "0A"
+    })
 }

@@ -239,7 +239,11 @@ impl Daemon {
                 break;
             }
             self.handshake_deadlines.pop_front();
-            if self.conns.get(id).is_some_and(|c| c.uid == uid && c.handshaking()) {
+            if self
+                .conns
+                .get(id)
+                .is_some_and(|c| c.uid == uid && c.handshaking())
+            {
                 self.drive_handshake(id, now); // reports the timeout
             }
         }

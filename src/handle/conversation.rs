@@ -56,7 +56,9 @@ fn receive(
             buf.drain(..end);
             return match parsed {
                 Ok(m) => Ok(Some(m)),
-                Err(protocol::ParseError::LevelMismatch) => Err((rc::PROTOCOL_LEVEL_MISMATCH, None)),
+                Err(protocol::ParseError::LevelMismatch) => {
+                    Err((rc::PROTOCOL_LEVEL_MISMATCH, None))
+                }
                 Err(protocol::ParseError::Invalid) => Err((rc::PROTOCOL_ERROR, None)),
             };
         }
@@ -84,7 +86,9 @@ fn receive(
         let mut chunk = [0u8; 1024];
         match stream.read(&mut chunk) {
             Ok(0) => {
-                return Err(explain_read(config, stream, None, buf).unwrap_or((rc::RECV_ERROR, None)))
+                return Err(
+                    explain_read(config, stream, None, buf).unwrap_or((rc::RECV_ERROR, None))
+                )
             }
             Ok(n) => {
                 *received += n;
@@ -97,7 +101,9 @@ fn receive(
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                return Err(explain_read(config, stream, Some(&e), buf).unwrap_or((rc::RECV_ERROR, None)))
+                return Err(
+                    explain_read(config, stream, Some(&e), buf).unwrap_or((rc::RECV_ERROR, None))
+                )
             }
         }
     }
@@ -198,7 +204,11 @@ pub(super) fn lock(
 }
 
 /// Sends the unlock of `resource_name` (never answered). Err(rc) on failure.
-pub(super) fn unlock(stream: &mut Transport, resource_name: &str, rollback: bool) -> Result<(), i32> {
+pub(super) fn unlock(
+    stream: &mut Transport,
+    resource_name: &str,
+    rollback: bool,
+) -> Result<(), i32> {
     let mut out = String::with_capacity(256);
     protocol::encode_unlock(&mut out, resource_name, rollback);
     stream.write_all(out.as_bytes()).map_err(|_| rc::SEND_ERROR)
@@ -245,7 +255,12 @@ pub(super) fn graceful_disconnect(stream: Transport) {
 /// Explains a failed (or first) read: a TLS alert from the daemon (with
 /// TLS 1.3 a client learns that its certificate was refused only then), or
 /// a TLS daemon answering a plain client. None: nothing TLS about it.
-fn explain_read(config: &Config, stream: &Transport, e: Option<&io::Error>, got: &[u8]) -> Option<Broken> {
+fn explain_read(
+    config: &Config,
+    stream: &Transport,
+    e: Option<&io::Error>,
+    got: &[u8],
+) -> Option<Broken> {
     if stream.is_tls() {
         let files = tls::files_of(config)?;
         let why = tls::diagnose::stream_failure(Role::Client, &files, e?)?;

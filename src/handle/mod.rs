@@ -260,7 +260,8 @@ impl FlomHandle {
             _ => return Err(self.invalid("shutdown")),
         }
         let mut stream = self.open(false)?;
-        let sent = conversation::request_shutdown(&self.config, &mut stream, &self.peerid, immediate);
+        let sent =
+            conversation::request_shutdown(&self.config, &mut stream, &self.peerid, immediate);
         self.state = HandleState::Disconnected;
         sent.map_err(|(rc, why)| match why {
             Some(message) => FlomError::Tls {

@@ -47,7 +47,9 @@ fn receive_id(tls: &mut TlsStream, role: Role, files: &TlsFiles) -> Result<Strin
             return Err("flom: the peer did not send its id ended by </msg>".to_string());
         }
         match tls.read(&mut chunk) {
-            Ok(0) => return Err("flom: the peer closed the connection before sending its id".to_string()),
+            Ok(0) => {
+                return Err("flom: the peer closed the connection before sending its id".to_string())
+            }
             Ok(n) => got.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
@@ -94,8 +96,8 @@ pub fn server(config: &Config) -> Result<(), String> {
 pub fn client(config: &Config) -> Result<(), String> {
     let ctx = context(config, Role::Client, "tls.client")?;
     let addrs = addresses(config, "tls.client")?;
-    let tcp = net::connect_tcp(&addrs)
-        .map_err(|_| format!("flom: cannot connect to {}", addrs[0]))?;
+    let tcp =
+        net::connect_tcp(&addrs).map_err(|_| format!("flom: cannot connect to {}", addrs[0]))?;
     let mut tls = TlsStream::handshake_blocking(&ctx, Stream::Tcp(tcp)).map_err(|e| e.message)?;
     set_read_timeout(&tls, RECEIVE_WAIT);
     send_id(&mut tls)?;

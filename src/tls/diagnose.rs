@@ -58,7 +58,10 @@ pub fn verify_failure(role: Role, files: &TlsFiles, result: X509VerifyResult) ->
             "flom: {} certificate is not signed by the CA in '{ca}' (wrong CA?): {why}",
             theirs(role)
         ),
-        CERT_HAS_EXPIRED => format!("flom: {} certificate has expired: it must be renewed", theirs(role)),
+        CERT_HAS_EXPIRED => format!(
+            "flom: {} certificate has expired: it must be renewed",
+            theirs(role)
+        ),
         CERT_NOT_YET_VALID => format!(
             "flom: {} certificate is not valid yet (are both hosts' clocks right?)",
             theirs(role)
@@ -120,11 +123,18 @@ fn explain_reason(role: Role, files: &TlsFiles, reason: &str) -> Option<String> 
 }
 
 /// A failed handshake step.
-pub fn handshake_failure(role: Role, files: &TlsFiles, ssl: &SslRef, e: &openssl::ssl::Error) -> String {
+pub fn handshake_failure(
+    role: Role,
+    files: &TlsFiles,
+    ssl: &SslRef,
+    e: &openssl::ssl::Error,
+) -> String {
     if e.code() == ErrorCode::SYSCALL || e.code() == ErrorCode::ZERO_RETURN {
         return match e.io_error() {
             None => closed_during_handshake(role),
-            Some(io) if io.kind() == io::ErrorKind::ConnectionReset => closed_during_handshake(role),
+            Some(io) if io.kind() == io::ErrorKind::ConnectionReset => {
+                closed_during_handshake(role)
+            }
             Some(io) => format!(
                 "flom: the connection to {} failed during the TLS handshake: {io}",
                 role.peer()

@@ -9,11 +9,11 @@
 pub mod debug;
 pub mod diagnose;
 pub mod stream;
-pub mod transport;
 #[cfg(test)]
 pub mod test_pki;
 #[cfg(test)]
 mod tests;
+pub mod transport;
 
 pub use stream::{Handshake, Progress, TlsStream};
 pub use transport::Transport;
@@ -166,7 +166,10 @@ fn first_reason(e: &openssl::error::ErrorStack) -> String {
 /// explain.
 fn read_certificate(path: &Path, what: &str, rc: i32) -> Result<X509, TlsError> {
     let bytes = std::fs::read(path).map_err(|e| {
-        TlsError::new(rc, format!("flom: cannot read the {what} '{}': {e}", shown(path)))
+        TlsError::new(
+            rc,
+            format!("flom: cannot read the {what} '{}': {e}", shown(path)),
+        )
     })?;
     X509::from_pem(&bytes).map_err(|e| {
         TlsError::new(
@@ -184,7 +187,10 @@ fn read_certificate(path: &Path, what: &str, rc: i32) -> Result<X509, TlsError> 
 /// when it is valid.
 fn check_validity(cert: &X509Ref, path: &Path, what: &str) -> Result<(), TlsError> {
     let now = Asn1Time::days_from_now(0).map_err(|e| {
-        TlsError::new(code::SSL_CTX_NEW_ERROR, format!("flom: cannot read the clock: {e}"))
+        TlsError::new(
+            code::SSL_CTX_NEW_ERROR,
+            format!("flom: cannot read the clock: {e}"),
+        )
     })?;
     if cert.not_after() < now {
         return Err(TlsError::new(
@@ -223,7 +229,10 @@ impl TlsContext {
         let mut b = SslContextBuilder::new(method).map_err(|e| {
             TlsError::new(
                 code::SSL_CTX_NEW_ERROR,
-                format!("flom: OpenSSL cannot create a TLS context: {}", first_reason(&e)),
+                format!(
+                    "flom: OpenSSL cannot create a TLS context: {}",
+                    first_reason(&e)
+                ),
             )
         })?;
         Self::load_identity(&mut b, files)?;
@@ -258,7 +267,11 @@ impl TlsContext {
 
     fn load_identity(b: &mut SslContextBuilder, files: &TlsFiles) -> Result<(), TlsError> {
         let cert_path = &files.certificate;
-        let cert = read_certificate(cert_path, "certificate", code::SSL_CTX_USE_CERTIFICATE_FILE_ERROR)?;
+        let cert = read_certificate(
+            cert_path,
+            "certificate",
+            code::SSL_CTX_USE_CERTIFICATE_FILE_ERROR,
+        )?;
         check_validity(&cert, cert_path, "certificate")?;
         b.set_certificate_chain_file(cert_path).map_err(|e| {
             TlsError::new(
@@ -303,7 +316,11 @@ impl TlsContext {
 
     fn load_trust(b: &mut SslContextBuilder, files: &TlsFiles) -> Result<(), TlsError> {
         let ca_path = &files.ca_certificate;
-        let ca = read_certificate(ca_path, "CA certificate", code::SSL_CTX_LOAD_VERIFY_LOCATIONS_ERROR)?;
+        let ca = read_certificate(
+            ca_path,
+            "CA certificate",
+            code::SSL_CTX_LOAD_VERIFY_LOCATIONS_ERROR,
+        )?;
         check_validity(&ca, ca_path, "CA certificate")?;
         b.set_ca_file(ca_path).map_err(|e| {
             TlsError::new(
@@ -378,10 +395,4 @@ pub fn check_peer_id(
             ),
         )),
     }
-}
-
-/// The `--version` line about TLS, as C FLoM prints it with a library that
-/// has the generic TLS method (every OpenSSL this crate builds with).
-pub fn version_line() -> &'static str {
-    "TLS supported protocol(s): All TLS protocols"
 }

@@ -5,11 +5,11 @@
 
 use super::diagnose;
 use super::{code, common_name, Role, TlsContext, TlsError, TlsFiles};
-use std::sync::Arc;
 use crate::net::Stream;
 use openssl::ssl::{ErrorCode, Ssl, SslStream};
 use std::io::{self, Read, Write};
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Where a handshake stands after a step.
@@ -77,7 +77,11 @@ fn peek_first_byte(fd: RawFd) -> io::Result<Option<u8>> {
 impl Handshake {
     /// Starts the handshake of `ctx`'s role on `stream`; it must end before
     /// `deadline`.
-    pub fn start(ctx: &TlsContext, stream: Stream, deadline: Instant) -> Result<Handshake, TlsError> {
+    pub fn start(
+        ctx: &TlsContext,
+        stream: Stream,
+        deadline: Instant,
+    ) -> Result<Handshake, TlsError> {
         let mut ssl = Ssl::new(ctx.ssl_context()).map_err(|e| {
             TlsError::new(
                 code::SSL_NEW_ERROR,

@@ -58,7 +58,9 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
     let subj = format!("/O=FLoM tests/CN=FLoM test {name}");
     let mut args = vec!["req", "-x509"];
     args.extend(EC);
-    args.extend(["-nodes", "-keyout", &key, "-out", &pem, "-days", "3650", "-subj", &subj]);
+    args.extend([
+        "-nodes", "-keyout", &key, "-out", &pem, "-days", "3650", "-subj", &subj,
+    ]);
     openssl(dir, &args);
     dir.join(pem)
 }
@@ -77,8 +79,20 @@ fn make_peer(dir: &Path, name: &str, ca: &str, cn: &str, days: &str, serial: &st
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-set_serial", serial,
-            "-days", days, "-out", &pem,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-set_serial",
+            serial,
+            "-days",
+            days,
+            "-out",
+            &pem,
         ],
     );
     Peer {

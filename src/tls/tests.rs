@@ -83,8 +83,16 @@ fn key_not_matching_certificate_is_named() {
         ca_certificate: p.ca1.clone(),
     };
     let e = TlsContext::new(Role::Server, &f).err().expect("refused");
-    assert!([code::SSL_CTX_USE_PRIVATEKEY_FILE_ERROR, code::SSL_CTX_CHECK_PRIVATE_KEY_ERROR].contains(&e.rc));
-    assert!(e.message.starts_with("flom: the private key"), "{}", e.message);
+    assert!([
+        code::SSL_CTX_USE_PRIVATEKEY_FILE_ERROR,
+        code::SSL_CTX_CHECK_PRIVATE_KEY_ERROR
+    ]
+    .contains(&e.rc));
+    assert!(
+        e.message.starts_with("flom: the private key"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains(&p.peer2.key.display().to_string()));
     assert!(e.message.contains(&p.peer1.cert.display().to_string()));
 }
@@ -108,7 +116,11 @@ fn files_that_are_not_pem_are_named() {
     f.certificate = bogus.clone();
     let e = TlsContext::new(Role::Client, &f).err().unwrap();
     assert_eq!(e.rc, code::SSL_CTX_USE_CERTIFICATE_FILE_ERROR);
-    assert!(e.message.contains("does not hold a PEM certificate"), "{}", e.message);
+    assert!(
+        e.message.contains("does not hold a PEM certificate"),
+        "{}",
+        e.message
+    );
     let mut f = files(&p.peer1, &p.ca1);
     f.private_key = bogus.clone();
     let e = TlsContext::new(Role::Client, &f).err().unwrap();
@@ -133,7 +145,11 @@ fn agreeing_peers_establish_and_see_each_others_cn() {
     assert!(check_peer_id(Role::Server, s.peer_cn(), Some(ID)).is_ok());
     let e = check_peer_id(Role::Client, c.peer_cn(), Some(ID)).unwrap_err();
     assert_eq!(e.rc, code::UNIQUE_ID_DOES_NOT_MATCH);
-    assert!(e.message.contains(WRONG_ID) && e.message.contains("the daemon"), "{}", e.message);
+    assert!(
+        e.message.contains(WRONG_ID) && e.message.contains("the daemon"),
+        "{}",
+        e.message
+    );
     // Data flows both ways over the non-blocking pair.
     c.write_all(b"<msg>hello</msg>").unwrap();
     let mut buf = [0u8; 64];
@@ -167,7 +183,12 @@ fn wrong_ca_on_the_client_side_is_explained() {
         &ctx(Role::Server, &p.peer1, &p.ca1),
     );
     let e = c.err().expect("client refuses");
-    assert!(e.message.contains("the daemon's certificate is not signed by the CA in"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("the daemon's certificate is not signed by the CA in"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("ca2.pem"), "{}", e.message);
 }
 
@@ -180,11 +201,20 @@ fn wrong_ca_on_the_server_side_is_explained() {
         &ctx(Role::Server, &p.peer1, &p.ca1),
     );
     let e = s.err().expect("server refuses");
-    assert!(e.message.contains("the client's certificate is not signed by the CA in"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("the client's certificate is not signed by the CA in"),
+        "{}",
+        e.message
+    );
     // TLS 1.3: the client may finish first and learn it from the alert on
     // its first read.
     match c {
-        Err(e) => assert!(e.message.contains("refused our certificate"), "{}", e.message),
+        Err(e) => assert!(
+            e.message.contains("refused our certificate"),
+            "{}",
+            e.message
+        ),
         Ok(mut c) => {
             let mut buf = [0u8; 16];
             let err = loop {
@@ -195,7 +225,10 @@ fn wrong_ca_on_the_server_side_is_explained() {
             };
             let m = diagnose::stream_failure(Role::Client, &files(&p.ca2_peer, &p.ca1), &err)
                 .expect("explained");
-            assert!(m.contains("refused our certificate") && m.contains("peer4.pem"), "{m}");
+            assert!(
+                m.contains("refused our certificate") && m.contains("peer4.pem"),
+                "{m}"
+            );
         }
     }
 }
@@ -206,11 +239,16 @@ fn plain_text_client_is_told_apart() {
     let (mut a, b) = UnixStream::pair().unwrap();
     b.set_nonblocking(true).unwrap();
     let server = ctx(Role::Server, &p.peer1, &p.ca1);
-    let mut h = Handshake::start(&server, Stream::Unix(b), Instant::now() + HANDSHAKE_TIMEOUT).unwrap();
+    let mut h =
+        Handshake::start(&server, Stream::Unix(b), Instant::now() + HANDSHAKE_TIMEOUT).unwrap();
     assert_eq!(h.advance().unwrap(), Progress::WantRead);
     a.write_all(b"<msg><level>3</level></msg>").unwrap();
     let e = h.advance().unwrap_err();
-    assert!(e.message.contains("the client speaks plain text"), "{}", e.message);
+    assert!(
+        e.message.contains("the client speaks plain text"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -219,10 +257,16 @@ fn closed_and_stalled_handshakes_end() {
     let server = ctx(Role::Server, &p.peer1, &p.ca1);
     let (a, b) = UnixStream::pair().unwrap();
     b.set_nonblocking(true).unwrap();
-    let mut h = Handshake::start(&server, Stream::Unix(b), Instant::now() + HANDSHAKE_TIMEOUT).unwrap();
+    let mut h =
+        Handshake::start(&server, Stream::Unix(b), Instant::now() + HANDSHAKE_TIMEOUT).unwrap();
     drop(a);
     let e = h.advance().unwrap_err();
-    assert!(e.message.contains("closed the connection during the TLS handshake"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("closed the connection during the TLS handshake"),
+        "{}",
+        e.message
+    );
     let (_a, b) = UnixStream::pair().unwrap();
     b.set_nonblocking(true).unwrap();
     let mut h = Handshake::start(&server, Stream::Unix(b), Instant::now()).unwrap();
@@ -266,7 +310,10 @@ fn measure_live_heap_per_server_connection() {
         let _ = s.read(&mut b);
     }
     let after_read = live();
-    eprintln!("after a read attempt: per server side {} B", (after_read - before) / 200);
+    eprintln!(
+        "after a read attempt: per server side {} B",
+        (after_read - before) / 200
+    );
     eprintln!(
         "per pair {} B, per server side {} B",
         (both - before) / 200,

@@ -24,7 +24,11 @@ fn not_connected() -> io::Error {
 impl Transport {
     /// The daemon's stream on an accepted (non-blocking) socket: plain, or a
     /// TLS handshake to drive with `continue_handshake` until `deadline`.
-    pub fn accept(ctx: Option<&TlsContext>, stream: Stream, deadline: Instant) -> Result<Transport, TlsError> {
+    pub fn accept(
+        ctx: Option<&TlsContext>,
+        stream: Stream,
+        deadline: Instant,
+    ) -> Result<Transport, TlsError> {
         match ctx {
             None => Ok(Transport::Plain(stream)),
             Some(ctx) => {
