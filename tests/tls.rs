@@ -233,6 +233,7 @@ fn wrong_client_cn_matters_only_with_the_daemons_check() {
         // The daemon drops the request without an answer (C: exit 99).
         let out = s.flom(&wrong, &["-o", "0", "--", "true"]);
         out.expect_code(99);
+        expect_flom_sentence(&out, "closed the TLS connection without answering");
         s.flom(&tls(&s.pki.peer2, &s.pki.ca1), &["-X"])
             .expect_code(0);
         s.wait_no_daemon();

@@ -263,7 +263,20 @@ fn explain_read(
 ) -> Option<Broken> {
     if stream.is_tls() {
         let files = tls::files_of(config)?;
-        let why = tls::diagnose::stream_failure(Role::Client, &files, e?)?;
+        let Some(e) = e else {
+            // Closed without an answer: the daemon's peer-id check, most likely.
+            return got.is_empty().then(|| {
+                (
+                    rc::RECV_ERROR,
+                    Some(format!(
+                        "flom: the daemon closed the TLS connection without answering: if it checks peer ids (TlsCheckPeerId), the CN of '{}' must be this host's id ({}); see the daemon's system log",
+                        files.certificate.display(),
+                        crate::config::unique_id()
+                    )),
+                )
+            });
+        };
+        let why = tls::diagnose::stream_failure(Role::Client, &files, e)?;
         return Some((tls::code::SSL_READ_ERROR, Some(why)));
     }
     tls::transport::looks_like_tls_record(got).then(|| {

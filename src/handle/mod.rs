@@ -182,15 +182,15 @@ impl FlomHandle {
                 Err(LockFailure::Broken { rc, retryable, why }) => {
                     self.conn = None;
                     self.state = HandleState::Disconnected;
-                    if let Some(message) = why {
-                        return Err(FlomError::Tls {
-                            function: Some("flom_client_lock"),
-                            rc,
-                            message,
-                        });
-                    }
                     if !(retryable && fresh) {
-                        return Err(FlomError::Lock { rc });
+                        return Err(match why {
+                            Some(message) => FlomError::Tls {
+                                function: Some("flom_client_lock"),
+                                rc,
+                                message,
+                            },
+                            None => FlomError::Lock { rc },
+                        });
                     }
                     fresh = false;
                     self.connect()?;
