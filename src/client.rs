@@ -60,6 +60,11 @@ pub fn shutdown(config: &Config, immediate: bool) -> Outcome {
         Err(e @ (FlomError::Address(_) | FlomError::DiscoverySend { .. })) => {
             Outcome::Failed(reported(e))
         }
+        // A TLS failure says what failed (the exit status stays C's).
+        Err(FlomError::Tls { rc, message, .. }) => {
+            eprintln!("{message}");
+            Outcome::Failed(FlomError::Management { rc })
+        }
         Err(e) => Outcome::Failed(FlomError::Management { rc: e.flom_rc() }),
     }
 }

@@ -13,9 +13,10 @@ pub fn run(config: &Config, name: &str) -> i32 {
     let result = match name.to_ascii_lowercase().as_str() {
         "ipv6.multicast.server" => multicast_server(config),
         "ipv6.multicast.client" => multicast_client(config),
-        "tls.server" | "tls.client" => Err("flom: TLS is not supported by this build yet".to_string()),
+        "tls.server" => crate::tls::debug::server(config),
+        "tls.client" => crate::tls::debug::client(config),
         _ => Err(format!(
-            "flom: unknown debug feature '{name}' (known: ipv6.multicast.server, ipv6.multicast.client)"
+            "flom: unknown debug feature '{name}' (known: ipv6.multicast.server, ipv6.multicast.client, tls.server, tls.client)"
         )),
     };
     match result {

@@ -66,6 +66,14 @@ pub enum FlomError {
     NoCommand,
     /// The command line cannot be used: the sentence says why.
     Usage(String),
+    /// TLS failed: a bad file (no `function`: found before connecting), or
+    /// the handshake or a check on the connection (`function` is C's
+    /// `flom_client_*` that reports `rc`); `message` says what failed.
+    Tls {
+        function: Option<&'static str>,
+        rc: i32,
+        message: String,
+    },
 }
 
 impl FlomError {
@@ -80,6 +88,7 @@ impl FlomError {
             | FlomError::Lock { rc }
             | FlomError::Unlock { rc }
             | FlomError::Management { rc }
+            | FlomError::Tls { rc, .. }
             | FlomError::InvalidSetting { rc, .. } => *rc,
             FlomError::Address(AddressError::Unresolved(_)) => rc::GETADDRINFO_ERROR,
             FlomError::Address(_) => rc::INVALID_IPV6_NETWORK_INTERFACE,
@@ -141,6 +150,15 @@ impl fmt::Display for FlomError {
             FlomError::InvalidOptions => f.write_str("flom: invalid options or configuration"),
             FlomError::NoCommand => f.write_str("No command to execute!"),
             FlomError::Usage(message) => f.write_str(message),
+            FlomError::Tls {
+                function: Some(function),
+                rc,
+                message,
+            } => {
+                ret_cod(f, function, *rc)?;
+                write!(f, "\n{message}")
+            }
+            FlomError::Tls { message, .. } => f.write_str(message),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod slab;
 pub mod status;
 pub mod store;
 pub mod syslog;
+pub mod tls;
 pub mod trace;
 pub mod values;
 pub mod vfs;

@@ -31,15 +31,6 @@ fn invocation() -> Outcome {
         Ok(inv) => inv,
         Err(status) => return parse_exit(status),
     };
-    let tls = &inv.config;
-    if tls.tls_certificate.is_some()
-        || tls.tls_private_key.is_some()
-        || tls.tls_ca_certificate.is_some()
-    {
-        return Outcome::Failed(FlomError::Usage(
-            "flom: TLS is not supported by this build yet: remove the --tls-* options (or [TLS] keys) to go on".into(),
-        ));
-    }
     match inv.action {
         Action::Run(command) => client::run(&inv.config, &command),
         Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),

@@ -95,6 +95,9 @@ pub fn strerror(rc: i32) -> String {
     if !fixed.is_empty() {
         return fixed.to_string();
     }
+    if let Some(text) = crate::tls::code::text(rc) {
+        return text.to_string();
+    }
     let func = match rc {
         -100 => "accept",
         -101 => "bind",

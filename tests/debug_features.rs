@@ -2,7 +2,8 @@
 //! part): an IPv6 multicast server and client exchange HELLO/WELCOME on
 //! the interface-local group ff01::1 inside a network namespace the test
 //! creates, so nothing leaves the machine and the host's routes do not
-//! matter. TLS features are not built yet (exit 1 with a clear message);
+//! matter. The TLS features without the three TLS files exit 1 with a
+//! clear message (tests/tls.rs runs them with certificates);
 //! an unknown feature exits 1.
 //!
 //! The namespace has its loopback up and a veth pair whose two ends both
@@ -146,7 +147,7 @@ fn unknown_debug_feature_exits_1() {
 }
 
 #[test]
-fn tls_debug_features_are_not_built_yet() {
+fn tls_debug_features_without_tls_files_exit_1() {
     let env = Env::new("dbgtls");
     let home = home(&env);
     for name in ["tls.server", "TLS.Client"] {
@@ -154,8 +155,8 @@ fn tls_debug_features_are_not_built_yet() {
         let out = flom(&home, &["-a", "127.0.0.1", &opt]);
         out.expect_code(1).expect_stdout("");
         assert!(
-            out.stderr
-                .starts_with("flom: TLS is not supported by this build yet"),
+            out.stderr.starts_with("flom: the tls.")
+                && out.stderr.contains("debug feature needs TLS"),
             "{}",
             out.describe()
         );

@@ -1,10 +1,11 @@
 //! One client connection of the daemon: its stream, the read buffer and the
 //! framing of messages out of it, the write buffer of answers the socket did
 //! not take at once, the half-close, and where the connection is in its
-//! conversation (`Phase`). No routing here: the loop takes the messages.
+//! conversation (`Phase`); for TLS, the handshake state and the peer-id
+//! check (see the TLS section). No routing here: the loop takes the messages.
 
-use crate::net::Stream;
 use crate::protocol::{self, Message, ParseError};
+use crate::tls::{self, Progress, Role, Transport};
 use std::io::{self, Read, Write};
 
 /// Where a connection is in its conversation.
@@ -18,7 +19,8 @@ pub enum Phase {
 }
 
 pub struct Conn {
-    pub stream: Stream,
+    /// Plain, a TLS handshake under way, or TLS.
+    pub stream: Transport,
     /// The VFS uid of the connection.
     pub uid: u64,
     pub phase: Phase,
@@ -74,7 +76,7 @@ pub enum Flushed {
 }
 
 impl Conn {
-    pub fn new(stream: Stream, uid: u64) -> Conn {
+    pub fn new(stream: Transport, uid: u64) -> Conn {
         Conn {
             stream,
             uid,
@@ -172,17 +174,71 @@ impl Conn {
     pub fn half_close(&mut self) {
         let _ = self.stream.shutdown_write();
     }
+
+    // ------------------------------------------------------------ TLS
+
+    /// Whether the TLS handshake is still under way (no message yet).
+    pub fn handshaking(&self) -> bool {
+        self.stream.is_handshaking()
+    }
+
+    /// Drives the TLS handshake on readiness or at its deadline. Err: the
+    /// sentence for the log; the connection must be closed.
+    pub fn continue_handshake(&mut self) -> Result<Progress, String> {
+        self.stream.continue_handshake().map_err(|e| e.message)
+    }
+
+    /// Whether decrypted bytes wait in the TLS library, unseen by the poller.
+    pub fn has_buffered(&self) -> bool {
+        self.stream.pending() > 0
+    }
+
+    /// A plain daemon's first bytes from a client that speak TLS.
+    pub fn plain_got_tls_hello(&self) -> bool {
+        self.phase == Phase::New
+            && !self.stream.is_tls()
+            && tls::transport::looks_like_tls_hello(&self.rbuf)
+    }
+
+    /// The peer-id check (TlsCheckPeerId) of a request: its `peerid` must
+    /// be the CN of the client's certificate. Err: the FLM013E log line.
+    pub fn check_peer_id(&self, msg: &Message) -> Result<String, String> {
+        let peer = self.stream.peer_name();
+        let cn = self.stream.peer_cn().unwrap_or_default();
+        let sent = msg.peerid.as_deref().unwrap_or_default();
+        match tls::check_peer_id(Role::Server, self.stream.peer_cn(), msg.peerid.as_deref()) {
+            Ok(()) => Ok(format!(
+                "FLM014I peer '{peer}' with unique ID '{sent}' was authenticated using CN field '{cn}' inside the presented X.509 certificate"
+            )),
+            Err(_) => Err(format!(
+                "FLM013E peer '{peer}' sent unique ID '{sent}' that does not match the CN field '{cn}' inside the presented X.509 certificate"
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Stream;
     use std::os::unix::net::UnixStream;
 
     fn pair() -> (Conn, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
-        (Conn::new(Stream::Unix(a), 7), b)
+        (Conn::new(Transport::Plain(Stream::Unix(a)), 7), b)
+    }
+
+    #[test]
+    fn a_tls_hello_to_a_plain_daemon_is_recognised() {
+        let (mut c, mut peer) = pair();
+        peer.write_all(&[0x16, 0x03, 0x01, 0x00, 0x10]).unwrap();
+        assert!(matches!(c.fill(), Filled::Data));
+        assert!(c.plain_got_tls_hello());
+        let (mut c, mut peer) = pair();
+        peer.write_all(b"<?xml").unwrap();
+        assert!(matches!(c.fill(), Filled::Data));
+        assert!(!c.plain_got_tls_hello());
     }
 
     #[test]

@@ -29,11 +29,12 @@ use crate::protocol::{self, ParseError};
 use crate::slab::Slab;
 use crate::status::Status;
 use crate::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
+use crate::tls::{self, Progress, Role, TlsContext, Transport};
 use crate::vfs::Vfs;
 use connection::{Conn, Filled, Flushed, Frame, Sent};
 use listeners::Listeners;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -81,6 +82,13 @@ const READS_PER_WAKEUP: usize = 4;
 
 pub struct Daemon {
     peerid: String,
+    /// The TLS context when the three TLS files are configured.
+    tls: Option<TlsContext>,
+    /// TlsCheckPeerId: each request's id must be its certificate's CN.
+    check_peer_id: bool,
+    /// When each TLS handshake under way must be over (connection id, uid),
+    /// in order: every handshake gets the same time.
+    handshake_deadlines: VecDeque<(Instant, usize, u64)>,
     poller: Poller,
     listeners: Listeners,
     signal_read: RawFd,
@@ -137,6 +145,10 @@ impl Daemon {
             Source::Discovery => self.listeners.answer_discovery(&mut self.out),
             Source::Listener(i) => self.on_accept(i, now),
             Source::Conn(id) => {
+                if self.conns.get(id).is_some_and(Conn::handshaking) {
+                    self.drive_handshake(id, now);
+                    return;
+                }
                 if ev.writable() {
                     self.flush(id);
                 }
@@ -171,8 +183,17 @@ impl Daemon {
         if let Stream::Tcp(tcp) = &stream {
             net::tune_accepted_tcp(tcp, self.keepalive);
         }
-        let uid = self.uids.next();
         let fd = stream.as_raw_fd();
+        let deadline = now.instant + tls::HANDSHAKE_TIMEOUT;
+        let stream = match Transport::accept(self.tls.as_ref(), stream, deadline) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::syslog::error(&format!("FLM018E {}", e.message));
+                return;
+            }
+        };
+        let handshaking = stream.is_handshaking();
+        let uid = self.uids.next();
         let id = self.conns.insert(Conn::new(stream, uid));
         if let Err(e) = self.poller.register(fd, conn_token(id), READABLE) {
             crate::trace!(crate::trace::CONNS, "connection {id}: cannot watch it: {e}");
@@ -181,7 +202,53 @@ impl Daemon {
         }
         self.idle_since = None;
         crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
-        self.read_once(id, now);
+        if handshaking {
+            self.handshake_deadlines.push_back((deadline, id, uid));
+            self.drive_handshake(id, now);
+        } else {
+            self.read_once(id, now);
+        }
+    }
+
+    /// Drives the TLS handshake of connection `id` when its socket is ready
+    /// (or its deadline passed): the loop never waits for a peer's handshake.
+    fn drive_handshake(&mut self, id: usize, now: Now) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        match conn.continue_handshake() {
+            Ok(Progress::WantRead) => self.watch(id, READABLE),
+            Ok(Progress::WantWrite) => self.watch(id, WRITABLE),
+            Ok(Progress::Established) => {
+                crate::trace!(crate::trace::TLS, "connection {id}: TLS established");
+                self.watch(id, READABLE);
+                self.on_readable(id, now);
+            }
+            Err(why) => {
+                crate::syslog::error(&format!(
+                    "FLM017E TLS with client {}: {why}",
+                    conn.stream.peer_name()
+                ));
+                self.to_close.push(id);
+            }
+        }
+    }
+
+    /// Ends the handshakes whose time is up.
+    fn expire_handshakes(&mut self, now: Now) {
+        while let Some(&(at, id, uid)) = self.handshake_deadlines.front() {
+            if at > now.instant {
+                break;
+            }
+            self.handshake_deadlines.pop_front();
+            if self
+                .conns
+                .get(id)
+                .is_some_and(|c| c.uid == uid && c.handshaking())
+            {
+                self.drive_handshake(id, now); // reports the timeout
+            }
+        }
     }
 
     /// Reads what the client sent and handles every complete message. Reads
@@ -189,6 +256,12 @@ impl Daemon {
     /// half-close that follows it are handled in one wake-up.
     fn on_readable(&mut self, id: usize, now: Now) {
         for _ in 0..READS_PER_WAKEUP {
+            if !self.read_once(id, now) || self.to_close.contains(&id) {
+                return;
+            }
+        }
+        // What the TLS library decrypted and keeps is not seen by the poller.
+        while self.conns.get(id).is_some_and(Conn::has_buffered) {
             if !self.read_once(id, now) || self.to_close.contains(&id) {
                 return;
             }
@@ -202,6 +275,14 @@ impl Daemon {
             return false;
         };
         match conn.fill() {
+            Filled::Data if conn.plain_got_tls_hello() => {
+                crate::syslog::warning(&format!(
+                    "FLM025W a client at '{}' speaks TLS, but this daemon has no TLS configured",
+                    conn.stream.peer_name()
+                ));
+                self.to_close.push(id);
+                return false;
+            }
             Filled::Data => {}
             Filled::Again => return true,
             Filled::WouldBlock => return false,
@@ -244,6 +325,17 @@ impl Daemon {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
+        if self.check_peer_id && is_request(&msg) {
+            match conn.check_peer_id(&msg) {
+                Ok(line) => crate::syslog::info(&line),
+                Err(line) => {
+                    // Dropped without an answer, as C FLoM does.
+                    crate::syslog::error(&line);
+                    self.to_close.push(id);
+                    return;
+                }
+            }
+        }
         let stream = &conn.stream;
         let peer_name = || stream.peer_name();
         let client = Client {
@@ -344,6 +436,7 @@ impl Daemon {
             self.timers.pop();
             due = true;
         }
+        self.expire_handshakes(now);
         if due {
             let mut actions = std::mem::take(&mut self.actions);
             self.store.timer(now, &mut actions);
@@ -354,6 +447,9 @@ impl Daemon {
 
     fn poll_timeout(&self, now: Instant) -> i32 {
         let mut deadline: Option<Instant> = self.timers.peek().map(|t| t.0);
+        if let Some(&(at, _, _)) = self.handshake_deadlines.front() {
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
         if self.lifespan_ms > 0 {
             if let Some(since) = self.idle_since {
                 let end = since + Duration::from_millis(self.lifespan_ms as u64);
@@ -448,9 +544,16 @@ impl Daemon {
             Some(dir) => mount_vfs(dir),
             None => (None, None),
         };
+        let tls = tls::context_of(config, Role::Server).map_err(|e| {
+            crate::syslog::error(&format!("FLM018E {}", e.message));
+            e.rc
+        })?;
         let now = Now::read();
         Ok(Daemon {
             peerid: crate::config::unique_id(),
+            tls,
+            check_peer_id: config.tls_check_peer_id,
+            handshake_deadlines: VecDeque::new(),
             poller,
             listeners,
             signal_read,
@@ -482,6 +585,12 @@ impl Daemon {
         }
         self.listeners.close();
     }
+}
+
+/// A lock or management request: what the peer-id check looks at.
+fn is_request(msg: &protocol::Message) -> bool {
+    msg.step == protocol::STEP_REQUEST
+        && matches!(msg.verb, protocol::VERB_LOCK | protocol::VERB_MNGMNT)
 }
 
 /// Mounts the VFS at `dir` before the daemon reports ready. A daemon that

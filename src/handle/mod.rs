@@ -11,7 +11,7 @@ mod settings;
 
 use crate::config::Config;
 use crate::error::FlomError;
-use crate::net::Stream;
+use crate::tls::{self, Role, TlsContext, TlsFiles, Transport};
 use conversation::LockFailure;
 use std::fmt;
 
@@ -82,8 +82,10 @@ pub struct FlomHandle {
     auto_start: bool,
     peerid: String,
     state: HandleState,
-    conn: Option<Stream>,
+    conn: Option<Transport>,
     locked_element: Option<String>,
+    /// The TLS context of the last connection, and the files it came from.
+    tls: Option<(TlsFiles, TlsContext)>,
 }
 
 impl FlomHandle {
@@ -97,6 +99,7 @@ impl FlomHandle {
             state: HandleState::Init,
             conn: None,
             locked_element: None,
+            tls: None,
         }
     }
 
@@ -129,9 +132,41 @@ impl FlomHandle {
             HandleState::Init | HandleState::Disconnected => {}
             _ => return Err(self.invalid("connect")),
         }
-        let stream = connect::connect(&self.config, self.auto_start)?;
+        let stream = self.open(self.auto_start)?;
         self.conn = Some(stream);
         self.state = HandleState::Connected;
+        Ok(())
+    }
+
+    /// Connects (starting a daemon when `auto_start`), with TLS when the
+    /// three TLS files are set: their context is built first, so a bad file
+    /// is reported before any daemon is started.
+    fn open(&mut self, auto_start: bool) -> Result<Transport, FlomError> {
+        self.prepare_tls()?;
+        let socket = connect::connect(&self.config, auto_start)?;
+        let ctx = self.tls.as_ref().map(|(_, c)| c);
+        Transport::connect(ctx, socket).map_err(|e| FlomError::Tls {
+            function: Some("flom_client_connect"),
+            rc: e.rc,
+            message: e.message,
+        })
+    }
+
+    /// The TLS context for the current settings (kept while they last).
+    fn prepare_tls(&mut self) -> Result<(), FlomError> {
+        let Some(files) = tls::files_of(&self.config) else {
+            self.tls = None;
+            return Ok(());
+        };
+        if self.tls.as_ref().is_some_and(|(f, _)| *f == files) {
+            return Ok(());
+        }
+        let ctx = TlsContext::new(Role::Client, &files).map_err(|e| FlomError::Tls {
+            function: None,
+            rc: e.rc,
+            message: e.message,
+        })?;
+        self.tls = Some((files, ctx));
         Ok(())
     }
 
@@ -159,11 +194,18 @@ impl FlomHandle {
                     return Ok(self.locked_element.as_deref());
                 }
                 Err(LockFailure::Refused(e)) => return Err(e),
-                Err(LockFailure::Broken { rc, retryable }) => {
+                Err(LockFailure::Broken { rc, retryable, why }) => {
                     self.conn = None;
                     self.state = HandleState::Disconnected;
                     if !(retryable && fresh) {
-                        return Err(FlomError::Lock { rc });
+                        return Err(match why {
+                            Some(message) => FlomError::Tls {
+                                function: Some("flom_client_lock"),
+                                rc,
+                                message,
+                            },
+                            None => FlomError::Lock { rc },
+                        });
                     }
                     fresh = false;
                     self.connect()?;
@@ -232,18 +274,26 @@ impl FlomHandle {
             HandleState::Init | HandleState::Disconnected => {}
             _ => return Err(self.invalid("shutdown")),
         }
-        let mut stream = connect::connect(&self.config, false)?;
-        let sent = conversation::request_shutdown(&mut stream, &self.peerid, immediate);
+        let mut stream = self.open(false)?;
+        let sent =
+            conversation::request_shutdown(&self.config, &mut stream, &self.peerid, immediate);
         self.state = HandleState::Disconnected;
-        sent.map_err(|rc| FlomError::Management { rc })?;
+        sent.map_err(|(rc, why)| match why {
+            Some(message) => FlomError::Tls {
+                function: None,
+                rc,
+                message,
+            },
+            None => FlomError::Management { rc },
+        })?;
         conversation::graceful_disconnect(stream);
         Ok(())
     }
 
     #[cfg(test)]
-    fn with_connection(config: Config, stream: Stream) -> FlomHandle {
+    fn with_connection(config: Config, stream: crate::net::Stream) -> FlomHandle {
         let mut h = FlomHandle::new(config);
-        h.conn = Some(stream);
+        h.conn = Some(Transport::Plain(stream));
         h.state = HandleState::Connected;
         h
     }

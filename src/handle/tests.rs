@@ -2,6 +2,7 @@
 //! (no daemon, no file system) or with nothing listening.
 
 use super::*;
+use crate::net::Stream;
 use crate::protocol;
 use crate::rc;
 use std::io::{Read, Write};

@@ -7,18 +7,37 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 
-pub use flom::net::Stream;
+use flom::net::Stream as Socket;
+use flom::tls::{Role, TlsContext, TlsFiles};
+use std::sync::OnceLock;
 
-/// Connects to the daemon under test, UNIX or TCP.
+/// A connection to a daemon, plain or TLS.
+pub type Stream = flom::tls::Transport;
+
+/// `--tls`: the daemon under test speaks TLS with this client context (the
+/// tool's own floor responder stays plain).
+static TLS: OnceLock<(Target, TlsContext)> = OnceLock::new();
+
+/// Makes every connection to `target` a TLS one with these files.
+pub fn use_tls(target: &Target, files: &TlsFiles) -> Result<(), String> {
+    let ctx = TlsContext::new(Role::Client, files).map_err(|e| e.message)?;
+    let _ = TLS.set((target.clone(), ctx));
+    Ok(())
+}
+
+/// Connects to the daemon under test, UNIX or TCP, and does the TLS
+/// handshake when `--tls` is given.
 pub fn connect(t: &Target) -> io::Result<Stream> {
-    match t {
-        Target::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
+    let socket = match t {
+        Target::Unix(p) => UnixStream::connect(p).map(Socket::Unix)?,
         Target::Tcp(a) => {
             let s = TcpStream::connect(a)?;
             s.set_nodelay(true)?;
-            Ok(Stream::Tcp(s))
+            Socket::Tcp(s)
         }
-    }
+    };
+    let ctx = TLS.get().filter(|(tt, _)| tt == t).map(|(_, c)| c);
+    Stream::connect(ctx, socket).map_err(|e| io::Error::new(io::ErrorKind::Other, e.message))
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {

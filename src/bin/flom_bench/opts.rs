@@ -90,6 +90,9 @@ pub struct Options {
     pub io_timeout_ms: u64,
     /// Hard bound on the whole run, seconds.
     pub max_time: f64,
+    /// `--tls CERT KEY CA`: the daemon speaks TLS; the tool's certificate,
+    /// private key and CA certificate.
+    pub tls: Option<[PathBuf; 3]>,
 }
 
 pub enum Parsed {
@@ -130,6 +133,8 @@ Options:
       --expiry            idle: wait for the lifespan to expire, probing meanwhile
       --io-timeout MS     abort when nothing progresses for this long (10000)
       --max-time SECS     abort the whole run after this long (3600)
+      --tls CERT KEY CA   the daemon speaks TLS: connect with this certificate,
+                          private key and CA certificate (PEM files)
   -h, --help              this text
 ";
 
@@ -180,7 +185,28 @@ pub fn parse_tcp(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// Parses the arguments (without the program name).
+/// Takes `--tls CERT KEY CA` (three values, before any `--`) out of `args`.
+fn take_tls(args: &[String]) -> Result<(Vec<String>, Option<[PathBuf; 3]>), String> {
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let Some(at) = args[..end].iter().position(|a| a == "--tls") else {
+        return Ok((args.to_vec(), None));
+    };
+    let values = &args[at + 1..end.min(at + 4)];
+    if values.len() < 3 || values.iter().any(|v| v.is_empty() || v.starts_with('-')) {
+        return Err("--tls needs three files: CERT KEY CA".into());
+    }
+    let files = [values[0].clone(), values[1].clone(), values[2].clone()].map(PathBuf::from);
+    let mut rest = args[..at].to_vec();
+    rest.extend_from_slice(&args[at + 4..]);
+    if rest[..end - 4].iter().any(|a| a == "--tls") {
+        return Err("--tls given twice".into());
+    }
+    Ok((rest, Some(files)))
+}
+
 pub fn parse(args: &[String], default_prefix: &str) -> Result<Parsed, String> {
+    let (args, tls) = take_tls(args)?;
+    let args = &args[..];
     let mut o = getopts::Options::new();
     o.optopt("s", "socket", "", "PATH");
     o.optopt("", "tcp", "", "HOST:PORT");
@@ -270,6 +296,7 @@ pub fn parse(args: &[String], default_prefix: &str) -> Result<Parsed, String> {
         expiry: m.opt_present("expiry"),
         io_timeout_ms,
         max_time,
+        tls,
     })))
 }
 
@@ -283,6 +310,19 @@ mod tests {
             Parsed::Run(o) => Ok(*o),
             Parsed::Help => Err("help".into()),
         }
+    }
+
+    #[test]
+    fn tls_takes_three_files() {
+        let o = p(&["cycle", "--tls", "c.pem", "k.pem", "ca.pem", "-s", "/s"]).unwrap();
+        assert_eq!(
+            o.tls,
+            Some([PathBuf::from("c.pem"), "k.pem".into(), "ca.pem".into()])
+        );
+        assert_eq!(o.target, Some(Target::Unix("/s".into())));
+        assert!(p(&["cycle", "-s", "/s", "--tls", "c.pem", "k.pem"]).is_err());
+        assert!(p(&["cycle", "-s", "/s", "--tls", "c", "-k", "ca"]).is_err());
+        assert_eq!(p(&["hold", "-s", "/s"]).unwrap().tls, None);
     }
 
     #[test]
