@@ -18,7 +18,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         .map(|d| {
             d.flatten()
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .filter(|p| {
+                    p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -52,7 +54,9 @@ fn transcript_messages_pass_every_target() {
     for v in vectors {
         let text = std::fs::read_to_string(&v).unwrap();
         for line in text.lines() {
-            let Some(bytes) = ["C> ", "S> ", "U> ", "U< "].iter().find_map(|p| line.strip_prefix(p))
+            let Some(bytes) = ["C> ", "S> ", "U> ", "U< "]
+                .iter()
+                .find_map(|p| line.strip_prefix(p))
             else {
                 continue;
             };

@@ -117,7 +117,9 @@ fn login() -> String {
     unsafe {
         let pw = libc::getpwuid(libc::getuid());
         assert!(!pw.is_null());
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -133,7 +135,10 @@ fn pkg_config(stage: &Path, args: &[&str]) -> Vec<String> {
             .expect("run pkg-config"),
         "pkg-config",
     );
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 fn stage() -> StageUse {
@@ -143,14 +148,19 @@ fn stage() -> StageUse {
 fn built_stage() -> &'static Stage {
     static STAGE: OnceLock<Stage> = OnceLock::new();
     STAGE.get_or_init(|| {
-        let root = PathBuf::from(format!("/tmp/flom-test-libflom-stage-{}", std::process::id()));
+        let root = PathBuf::from(format!(
+            "/tmp/flom-test-libflom-stage-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&root);
         ok(make(&root, "install"), "make install");
         let bin = root.join("programs");
         std::fs::create_dir_all(&bin).unwrap();
         let cflags = pkg_config(&root, &["--cflags"]);
         let libs = pkg_config(&root, &["--libs"]);
-        assert!(cflags.iter().any(|f| f.starts_with("-I") && f.contains("flom-test-libflom-stage")));
+        assert!(cflags
+            .iter()
+            .any(|f| f.starts_with("-I") && f.contains("flom-test-libflom-stage")));
         let sources = repo().join("tests/c");
         for (compiler, source, program) in [
             ("cc", "api_cases.c", "api_cases"),
@@ -185,7 +195,10 @@ fn staged_install_has_library_links_headers_and_pkg_config() {
     let lib = s.libdir();
     for link in ["libflom.so", "libflom.so.0"] {
         assert!(
-            std::fs::symlink_metadata(lib.join(link)).unwrap().file_type().is_symlink(),
+            std::fs::symlink_metadata(lib.join(link))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
             "{link} is a link"
         );
     }
@@ -194,15 +207,36 @@ fn staged_install_has_library_links_headers_and_pkg_config() {
         std::fs::canonicalize(lib.join("libflom.so.0.2.0")).unwrap()
     );
     let dynamic = ok(
-        Command::new("readelf").arg("-d").arg(lib.join("libflom.so.0.2.0")).output().expect("readelf"),
+        Command::new("readelf")
+            .arg("-d")
+            .arg(lib.join("libflom.so.0.2.0"))
+            .output()
+            .expect("readelf"),
         "readelf",
     );
-    assert!(stdout(&dynamic).contains("Library soname: [libflom.so.0]"), "{}", stdout(&dynamic));
-    for h in ["flom.h", "flom_errors.h", "flom_handle.h", "flom_types.h", "flom.hh", "FlomHandle.hh"] {
-        assert!(s.root.join("usr/include").join(h).is_file(), "{h} installed");
+    assert!(
+        stdout(&dynamic).contains("Library soname: [libflom.so.0]"),
+        "{}",
+        stdout(&dynamic)
+    );
+    for h in [
+        "flom.h",
+        "flom_errors.h",
+        "flom_handle.h",
+        "flom_types.h",
+        "flom.hh",
+        "FlomHandle.hh",
+    ] {
+        assert!(
+            s.root.join("usr/include").join(h).is_file(),
+            "{h} installed"
+        );
     }
     let pc = std::fs::read_to_string(lib.join("pkgconfig/flom.pc")).unwrap();
-    assert!(pc.contains("libdir=/usr/lib") && pc.contains("includedir=/usr/include"), "{pc}");
+    assert!(
+        pc.contains("libdir=/usr/lib") && pc.contains("includedir=/usr/include"),
+        "{pc}"
+    );
     let libs = pkg_config(&s.root, &["--libs"]);
     assert!(libs.contains(&"-lflom".to_string()), "{libs:?}");
 }
@@ -232,7 +266,9 @@ fn every_function_of_the_c_api_behaves_as_c_flom_s() {
     }
     assert!(out.status.success(), "exit status {}", out.status);
     // The program stopped the daemon under a held lock; nothing is left.
-    wait_until(T, "the daemon to exit", || daemon_pids(&env.sock).is_empty());
+    wait_until(T, "the daemon to exit", || {
+        daemon_pids(&env.sock).is_empty()
+    });
 }
 
 #[test]
@@ -301,13 +337,21 @@ fn one_handle_per_thread_and_a_once_per_process_initialisation() {
     let env = Env::new("libflom-threads");
     env.start_daemon();
     let out = s.run(&env, "threads", &[&env.sock]);
-    assert_eq!(stdout(&out), "threads ok, 200 critical sections\n", "{:?}", out);
+    assert_eq!(
+        stdout(&out),
+        "threads ok, 200 critical sections\n",
+        "{:?}",
+        out
+    );
     assert!(out.status.success() && out.stderr.is_empty(), "{:?}", out);
 }
 
 #[test]
 fn make_uninstall_removes_what_install_put() {
-    let root = PathBuf::from(format!("/tmp/flom-test-libflom-uninstall-{}", std::process::id()));
+    let root = PathBuf::from(format!(
+        "/tmp/flom-test-libflom-uninstall-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&root);
     ok(make(&root, "install-libflom"), "make install-libflom");
     assert!(root.join("usr/lib/libflom.so.0.2.0").is_file());

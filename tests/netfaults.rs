@@ -24,7 +24,12 @@ enum Tool {
 
 /// Finds the fault tool this kernel offers, trying it on `host`.
 fn fault_tool(test: &str, host: &Host) -> Option<Tool> {
-    let netem = host.exec("tc", &["qdisc", "add", "dev", host.iface, "root", "netem", "delay", "1ms"]);
+    let netem = host.exec(
+        "tc",
+        &[
+            "qdisc", "add", "dev", host.iface, "root", "netem", "delay", "1ms",
+        ],
+    );
     if netem.code() == Some(0) {
         host.exec("tc", &["qdisc", "del", "dev", host.iface, "root"]);
         return Some(Tool::Netem);
@@ -106,8 +111,13 @@ fn impair(tool: Tool, net: &Net, loss: u32, delay_ms: u32, udp_only: bool) -> bo
 fn cut_off(tool: Tool, host: &Host) {
     match tool {
         Tool::Netem => {
-            host.exec("tc", &["qdisc", "replace", "dev", host.iface, "root", "netem", "loss", "100%"])
-                .expect_code(0);
+            host.exec(
+                "tc",
+                &[
+                    "qdisc", "replace", "dev", host.iface, "root", "netem", "loss", "100%",
+                ],
+            )
+            .expect_code(0);
         }
         Tool::Nft => nft_drop(host, 100, false, true),
     }
@@ -157,7 +167,11 @@ fn holder_host_cut_off_lock_freed_within_keepalive_bound() {
     start_daemon(
         &net,
         port,
-        &["--tcp-keepalive-time=2", "--tcp-keepalive-intvl=1", "--tcp-keepalive-probes=2"],
+        &[
+            "--tcp-keepalive-time=2",
+            "--tcp-keepalive-intvl=1",
+            "--tcp-keepalive-probes=2",
+        ],
     );
     let log = net.path("LOG");
     let fifo = net.mkfifo("RELEASE");
@@ -165,9 +179,17 @@ fn holder_host_cut_off_lock_freed_within_keepalive_bound() {
     let script = format!("echo B-holding >> {log}; cat {fifo} >/dev/null; echo B-end >> {log}");
     let _holder = net.b.spawn(&args(&[&tcp, &["--", "sh", "-c", &script]]));
     wait_line(&log, "B-holding");
-    let mut waiter = net
-        .a
-        .spawn(&args(&[&tcp, &["-o", "20000", "--", "sh", "-c", &format!("echo A-run >> {log}")]]));
+    let mut waiter = net.a.spawn(&args(&[
+        &tcp,
+        &[
+            "-o",
+            "20000",
+            "--",
+            "sh",
+            "-c",
+            &format!("echo A-run >> {log}"),
+        ],
+    ]));
     wait_blocked_on_lock(&mut waiter, port.parse().unwrap());
 
     let cut = Instant::now();
@@ -179,7 +201,10 @@ fn holder_host_cut_off_lock_freed_within_keepalive_bound() {
     assert_eq!(out.stderr, "", "waiter's stderr");
     assert_eq!(log_lines(&log), ["B-holding", "A-run"]);
     eprintln!("MEASURED {test}: lock freed {freed:?} after the cut (keepalive bound 4 s)");
-    assert!(freed <= Duration::from_secs(7), "lock freed only after {freed:?}");
+    assert!(
+        freed <= Duration::from_secs(7),
+        "lock freed only after {freed:?}"
+    );
     assert!(
         freed >= Duration::from_millis(1500),
         "lock freed after {freed:?}: before keepalive could have noticed"
@@ -218,7 +243,11 @@ fn loss_and_delay_on_the_client_link() {
     let lines = log_lines(&log);
     assert_eq!(lines.len(), 24, "log: {lines:?}");
     for pair in lines.chunks(2) {
-        assert_eq!(pair, ["E", "X"], "overlapping holders under loss: {lines:?}");
+        assert_eq!(
+            pair,
+            ["E", "X"],
+            "overlapping holders under loss: {lines:?}"
+        );
     }
     times.sort();
     eprintln!(
@@ -228,16 +257,28 @@ fn loss_and_delay_on_the_client_link() {
         times[6],
         times[11]
     );
-    assert!(times[11] <= Duration::from_secs(30), "slowest client {:?}", times[11]);
+    assert!(
+        times[11] <= Duration::from_secs(30),
+        "slowest client {:?}",
+        times[11]
+    );
     if delayed {
         // connect + lock answer: at least two round trips of 40 ms one way.
-        assert!(times[0] >= Duration::from_millis(80), "delay not seen: {:?}", times[0]);
+        assert!(
+            times[0] >= Duration::from_millis(80),
+            "delay not seen: {:?}",
+            times[0]
+        );
     }
     restore(tool, &net);
     // The link restored: a client is fast again.
     let out = net.b.flom(&args(&[&tcp, &["--", "true"]]));
     out.expect_code(0);
-    assert!(out.elapsed < Duration::from_secs(5), "{:?} after restore", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "{:?} after restore",
+        out.elapsed
+    );
 }
 
 // ------------------------------------------------------------ daemon vanishes
@@ -265,15 +306,22 @@ fn daemon_host_vanishes_while_clients_wait() {
     let script = |who: &str, fifo: &str| {
         format!("echo {who}-holding >> {log}; cat {fifo} >/dev/null; echo {who}-end >> {log}")
     };
-    let _holder_a = net.a.spawn(&args(&[&tcp, &["-r", "shared", "--", "sh", "-c", &script("A", &hold_a)]]));
+    let _holder_a = net.a.spawn(&args(&[
+        &tcp,
+        &["-r", "shared", "--", "sh", "-c", &script("A", &hold_a)],
+    ]));
     wait_line(&log, "A-holding");
-    let mut holder_b = net.b.spawn(&args(&[&tcp, &["-r", "other", "--", "sh", "-c", &script("B", &hold_b)]]));
+    let mut holder_b = net.b.spawn(&args(&[
+        &tcp,
+        &["-r", "other", "--", "sh", "-c", &script("B", &hold_b)],
+    ]));
     wait_line(&log, "B-holding");
     let mut waiters = Vec::new();
     for _ in 0..3 {
-        let mut w = net
-            .b
-            .spawn(&args(&[&tcp, &["-r", "shared", "-o", "4000", "--", "echo", "never"]]));
+        let mut w = net.b.spawn(&args(&[
+            &tcp,
+            &["-r", "shared", "-o", "4000", "--", "echo", "never"],
+        ]));
         wait_blocked_on_lock(&mut w, port.parse().unwrap());
         waiters.push(w);
     }
@@ -341,16 +389,25 @@ fn discovery_with_lossy_multicast() {
     let attempts = ["-d", "0", "-D", "10", "-I", "300"];
     let mut times = Vec::new();
     for i in 0..8 {
-        let out = net.b.flom(&args(&[&g, &attempts, &["--", "echo", &format!("run{i}")]]));
+        let out = net
+            .b
+            .flom(&args(&[&g, &attempts, &["--", "echo", &format!("run{i}")]]));
         out.expect_code(0);
         assert_eq!(out.stderr, "");
         assert_eq!(out.stdout, format!("run{i}\n"));
-        assert!(out.elapsed <= Duration::from_secs(8), "discovery took {:?}", out.elapsed);
+        assert!(
+            out.elapsed <= Duration::from_secs(8),
+            "discovery took {:?}",
+            out.elapsed
+        );
         times.push(out.elapsed);
     }
     assert!(net.b.pids().is_empty(), "a -d 0 client left a process on B");
     impair(tool, &net, 100, 0, true);
-    let out = net.b.flom(&args(&[&g, &["-d", "0", "-D", "3", "-I", "300", "--", "echo", "never"]]));
+    let out = net.b.flom(&args(&[
+        &g,
+        &["-d", "0", "-D", "3", "-I", "300", "--", "echo", "never"],
+    ]));
     out.expect_code(99);
     assert_eq!(out.stdout, "");
     assert_eq!(
@@ -366,10 +423,14 @@ fn discovery_with_lossy_multicast() {
         // A local firewall that drops the datagram as it is sent: the
         // send fails (EPERM) and flom says so at once.
         cut_off(tool, &net.b);
-        let cut = net.b.flom(&args(&[&g, &["-d", "0", "-D", "3", "-I", "300", "--", "true"]]));
+        let cut = net.b.flom(&args(&[
+            &g,
+            &["-d", "0", "-D", "3", "-I", "300", "--", "true"],
+        ]));
         cut.expect_code(99);
         assert!(
-            cut.stderr.starts_with("flom: cannot send the discovery datagram to 239.255.70.8/28804: "),
+            cut.stderr
+                .starts_with("flom: cannot send the discovery datagram to 239.255.70.8/28804: "),
             "stderr: {:?}",
             cut.stderr
         );

@@ -16,10 +16,10 @@
 
 mod common;
 
-use common::*;
-use std::time::{Duration, Instant};
 use common::netns::TcpPort;
 use common::types::*;
+use common::*;
+use std::time::{Duration, Instant};
 
 /// The idle time of the long-term resource use cases is the point of them.
 fn pause(ms: u64) {
@@ -650,9 +650,11 @@ fn hierarchical_lock_of_a_killed_client_is_released() {
     a.bg.signal(libc::SIGKILL);
     a.bg.wait_status(T);
     // The client is gone; the daemon releases when it handles the hang-up.
-    wait_until(T, "the daemon to close the killed holder's connection", || {
-        conn_count(&env.sock) == 0
-    });
+    wait_until(
+        T,
+        "the daemon to close the killed holder's connection",
+        || conn_count(&env.sock) == 0,
+    );
     env.assert_free("/a/x");
     env.assert_free("/a");
 }

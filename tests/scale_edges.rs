@@ -102,7 +102,11 @@ fn waiters_in_order(env: &Env, name: &str, holders: usize, n: usize) -> Vec<Opti
         let (rc, element) = answer(&mut w, 24);
         assert_eq!(rc, 0, "{name}: waiter {i}");
         if let Some(Some(next)) = waiters.get(i + 1) {
-            assert!(next.nothing_pending(), "{name}: waiter {} granted with {i}", i + 1);
+            assert!(
+                next.nothing_pending(),
+                "{name}: waiter {} granted with {i}",
+                i + 1
+            );
         }
         elements.push(element);
         w.send_ok(&unlock(name));
@@ -120,7 +124,10 @@ fn waiters_in_order(env: &Env, name: &str, holders: usize, n: usize) -> Vec<Opti
 fn many_waiters_of_every_type_are_served_once_in_order() {
     let n = env_usize("SCALE_WAITERS", 300);
     let limit = raise_own_fd_limit();
-    assert!(limit as usize > n + 64, "descriptor limit {limit} too low for {n} waiters");
+    assert!(
+        limit as usize > n + 64,
+        "descriptor limit {limit} too low for {n} waiters"
+    );
     let env = Env::new("waiters");
     env.start_daemon();
     // One holder leaves room for nobody: every waiter waits.
@@ -129,14 +136,29 @@ fn many_waiters_of_every_type_are_served_once_in_order() {
     waiters_in_order(&env, "/hier/w", 1, n);
     // The set's second element stays held: one element for the queue.
     let elems = waiters_in_order(&env, "left.right", 2, n);
-    assert!(elems.iter().all(|e| e.as_deref() == Some("left")), "set elements {elems:?}");
+    assert!(
+        elems.iter().all(|e| e.as_deref() == Some("left")),
+        "set elements {elems:?}"
+    );
     // Numbers and timestamps: each handed once, increasing in grant order.
     let seq = waiters_in_order(&env, "_s_seqw[1]", 1, n);
-    let nums: Vec<u64> = seq.iter().map(|e| e.as_deref().unwrap().parse().unwrap()).collect();
-    assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "sequence {nums:?}");
+    let nums: Vec<u64> = seq
+        .iter()
+        .map(|e| e.as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        nums.windows(2).all(|w| w[1] == w[0] + 1),
+        "sequence {nums:?}"
+    );
     let ts = waiters_in_order(&env, "_t_%s#ffffff[1]", 1, n);
-    let stamps: Vec<f64> = ts.iter().map(|e| e.as_deref().unwrap().parse().unwrap()).collect();
-    assert!(stamps.windows(2).all(|w| w[1] > w[0]), "timestamps not increasing");
+    let stamps: Vec<f64> = ts
+        .iter()
+        .map(|e| e.as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[1] > w[0]),
+        "timestamps not increasing"
+    );
 }
 
 /// utime + stime of `pid`, in clock ticks.
@@ -185,17 +207,27 @@ fn connections_beyond_the_descriptor_limit() {
     // Those the daemon accepted are granted; the rest get nothing yet.
     let mut served = Vec::new();
     for (i, (_, c)) in conns.iter_mut().flatten().enumerate() {
-        if let Recv::Msg(m) = c.recv(Duration::from_millis(if i < room - 2 { 10_000 } else { 300 })) {
+        if let Recv::Msg(m) = c.recv(Duration::from_millis(if i < room - 2 {
+            10_000
+        } else {
+            300
+        })) {
             assert_eq!(m, answer16(0), "client {i}");
             served.push(i);
         }
     }
-    assert!(served.len() >= room - 2 && served.len() <= room, "served {served:?}");
+    assert!(
+        served.len() >= room - 2 && served.len() <= room,
+        "served {served:?}"
+    );
     assert_eq!(fd_count(pid), base + room, "the daemon is not at its limit");
     let before = cpu_ticks(pid);
     std::thread::sleep(Duration::from_millis(1000)); // measuring CPU use
     let spin = cpu_ticks(pid) - before;
-    assert!(spin < 20, "daemon used {spin} ticks in 1 s while out of descriptors");
+    assert!(
+        spin < 20,
+        "daemon used {spin} ticks in 1 s while out of descriptors"
+    );
     // Service goes on: each served holder leaves, freeing a descriptor for
     // one waiting in the backlog, which then gets its answer.
     let waiting: Vec<usize> = (0..2 * room).filter(|i| !served.contains(i)).collect();
@@ -276,7 +308,9 @@ fn clients_arriving_as_the_lifespan_ends() {
     for i in 0..12u32 {
         run();
         let pids = daemon_pids(&env.sock);
-        std::thread::sleep((life + Duration::from_millis(10) * i).saturating_sub(Duration::from_millis(60)));
+        std::thread::sleep(
+            (life + Duration::from_millis(10) * i).saturating_sub(Duration::from_millis(60)),
+        );
         if !pids.is_empty() && daemon_pids(&env.sock) != pids {
             restarts += 1;
         }

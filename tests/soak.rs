@@ -205,7 +205,13 @@ fn run_client(sh: &Shared, rng: &mut Rng, worker: usize) {
     let script = format!(
         "exec </dev/null >/dev/null 2>&1; echo \"E $0 $1\" >> {log}; sleep 0.0{hold_ms:02}; echo \"X $0\" >> {log}"
     );
-    args.extend(["--".into(), "sh".into(), "-c".into(), script, id.to_string()]);
+    args.extend([
+        "--".into(),
+        "sh".into(),
+        "-c".into(),
+        script,
+        id.to_string(),
+    ]);
     sh.clients.lock().unwrap().insert(id, info.clone());
 
     let err_path = format!("{}/err-{worker}", sh.dir);
@@ -339,7 +345,10 @@ fn check_log(sh: &Shared, kind: Kind, st: &mut LogState) {
     st.partial = text[complete..].to_string();
     for line in text[..complete].lines() {
         let mut w = line.split(' ');
-        let (tag, id) = (w.next().unwrap_or(""), w.next().and_then(|i| i.parse::<u64>().ok()));
+        let (tag, id) = (
+            w.next().unwrap_or(""),
+            w.next().and_then(|i| i.parse::<u64>().ok()),
+        );
         let Some(id) = id else {
             sh.fail(format!("{kind:?}: unreadable log line {line:?}"));
             continue;
@@ -403,7 +412,10 @@ fn check_entry(sh: &Shared, kind: Kind, st: &mut LogState, id: u64, elem: &str, 
         _ => u64::MAX,
     };
     if held + info.quantity > limit {
-        sh.fail(format!("{kind:?}: {} held + {} entering > {limit}", held, info.quantity));
+        sh.fail(format!(
+            "{kind:?}: {} held + {} entering > {limit}",
+            held, info.quantity
+        ));
     }
     match kind {
         Kind::Set if !SET_ELEMENTS.contains(&elem) => {
@@ -418,7 +430,9 @@ fn check_entry(sh: &Shared, kind: Kind, st: &mut LogState, id: u64, elem: &str, 
         Kind::SeqTx => {
             checks.fetch_add(1, Relaxed);
             if st.committed.contains(elem) {
-                sh.fail(format!("committed transactional number {elem} handed again"));
+                sh.fail(format!(
+                    "committed transactional number {elem} handed again"
+                ));
             }
         }
         _ => {}
@@ -456,7 +470,9 @@ fn final_transactional_pass(sh: &Shared) -> u64 {
                 let elem = w.next().unwrap_or("").to_string();
                 n += 1;
                 if committed.contains(&elem) {
-                    sh.fail(format!("committed transactional number {elem} handed again"));
+                    sh.fail(format!(
+                        "committed transactional number {elem} handed again"
+                    ));
                 }
                 held.insert(id, elem);
             }
@@ -617,10 +633,15 @@ fn chaos_soak() {
     // resource grantable at once at its full capacity.
     for (name, st) in &states {
         if !st.inside.is_empty() {
-            sh.fail(format!("{name}: still inside at the end: {:?}", st.inside.keys()));
+            sh.fail(format!(
+                "{name}: still inside at the end: {:?}",
+                st.inside.keys()
+            ));
         }
     }
-    wait_until(T, "the daemon to have no connection left", || conn_count(&env.sock) == 0);
+    wait_until(T, "the daemon to have no connection left", || {
+        conn_count(&env.sock) == 0
+    });
     for &(kind, name) in RESOURCES.iter().chain([(Kind::Simple, "soakfifo")].iter()) {
         let mut args = vec!["-r", name, "-o", "0", "-i", IDLE_MS];
         match kind {
@@ -631,7 +652,10 @@ fn chaos_soak() {
         args.extend(["--", "true"]);
         let out = env.flom(&args);
         if out.code() != Some(0) {
-            sh.fail(format!("{name} not grantable at once at the end: {}", out.describe()));
+            sh.fail(format!(
+                "{name} not grantable at once at the end: {}",
+                out.describe()
+            ));
         }
     }
     let end_fds = fd_count(daemon);
@@ -659,19 +683,31 @@ fn chaos_soak() {
         "soak: daemon RSS idle {idle_rss} KiB, at 1/3 {third} KiB, at the end of the load {late} KiB, peak {peak_rss} KiB, idle after {end_rss} KiB; fds idle {idle_fds}, peak {peak_fds}, idle after {end_fds}"
     );
     if end_fds != idle_fds {
-        sh.fail(format!("daemon descriptors: {idle_fds} idle before, {end_fds} idle after"));
+        sh.fail(format!(
+            "daemon descriptors: {idle_fds} idle before, {end_fds} idle after"
+        ));
     }
     if late > third + third / 4 + 1024 {
-        sh.fail(format!("daemon RSS grew under the same load: {third} KiB -> {late} KiB"));
+        sh.fail(format!(
+            "daemon RSS grew under the same load: {third} KiB -> {late} KiB"
+        ));
     }
     if end_rss > peak_rss.max(idle_rss) + 1024 {
-        sh.fail(format!("daemon RSS after the load {end_rss} KiB above its peak {peak_rss} KiB"));
+        sh.fail(format!(
+            "daemon RSS after the load {end_rss} KiB above its peak {peak_rss} KiB"
+        ));
     }
-    if s.started.load(Relaxed) < workers as u64 || entries == 0 || s.fifo_rounds.load(Relaxed) == 0 {
+    if s.started.load(Relaxed) < workers as u64 || entries == 0 || s.fifo_rounds.load(Relaxed) == 0
+    {
         sh.fail("the soak did not get going".into());
     }
     let failures = sh.failures.lock().unwrap();
-    assert!(failures.is_empty(), "{} soak failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} soak failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The checker itself: logs with an incompatible overlap, a duplicate
@@ -700,8 +736,14 @@ fn checker_reports_each_kind_of_violation() {
     let mut clients = sh.clients.lock().unwrap();
     clients.insert(1, client(Kind::Simple, LockMode::Exclusive, 1, "s", 0));
     clients.insert(2, client(Kind::Simple, LockMode::ProtectedRead, 1, "s", 0));
-    clients.insert(3, client(Kind::Hier, LockMode::ProtectedRead, 1, "/soak/a", 0));
-    clients.insert(4, client(Kind::Hier, LockMode::ProtectedWrite, 1, "/soak/a/b", 0));
+    clients.insert(
+        3,
+        client(Kind::Hier, LockMode::ProtectedRead, 1, "/soak/a", 0),
+    );
+    clients.insert(
+        4,
+        client(Kind::Hier, LockMode::ProtectedWrite, 1, "/soak/a/b", 0),
+    );
     clients.insert(5, client(Kind::Hier, LockMode::Exclusive, 1, "/soak/c", 0));
     clients.insert(6, client(Kind::Seq, LockMode::Exclusive, 1, "q", 0));
     clients.insert(7, client(Kind::Seq, LockMode::Exclusive, 1, "q", 0));
@@ -730,6 +772,11 @@ fn checker_reports_each_kind_of_violation() {
             final_transactional_pass(&sh);
         }
         let got = sh.failures.lock().unwrap().len();
-        assert_eq!(got, *want, "{kind:?} log {log:?}: {:?}", sh.failures.lock().unwrap());
+        assert_eq!(
+            got,
+            *want,
+            "{kind:?} log {log:?}: {:?}",
+            sh.failures.lock().unwrap()
+        );
     }
 }

@@ -27,7 +27,9 @@ use common::netns::{
     TcpPort, CMD_BOUND,
 };
 use common::vectors::{load_vector as load, serve_script, Ev, Framing, Vector};
-use common::{pid_alive, poll_readable, poll_until, skip, spawn_flom, Out, Raw, BIN, IMMEDIATE_BANNER, T};
+use common::{
+    pid_alive, poll_readable, poll_until, skip, spawn_flom, Out, Raw, BIN, IMMEDIATE_BANNER, T,
+};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::io::AsRawFd;
 use std::time::Duration;
@@ -299,8 +301,7 @@ fn daemon_replays_15_discovery_in_namespace() {
     // The vector's own group and port: nothing else lives in this namespace.
     let g = group.ip().to_string();
     let gp = group.port().to_string();
-    flom_in(&ns, &["-A", &g, "-P", &gp, "-d", "-1", "--", "true"])
-        .expect_code(0);
+    flom_in(&ns, &["-A", &g, "-P", &gp, "-d", "-1", "--", "true"]).expect_code(0);
     let daemon = ns.only_process();
     let tcp_port = the_listening_port(daemon);
 

@@ -48,7 +48,10 @@ pub fn protocol(data: &[u8]) {
     // bytes survive encode then decode.
     if let Ok(text) = std::str::from_utf8(data) {
         if let Some(raw) = base64_decode(text) {
-            assert_eq!(base64_decode(&base64_encode(&raw)).as_deref(), Some(&raw[..]));
+            assert_eq!(
+                base64_decode(&base64_encode(&raw)).as_deref(),
+                Some(&raw[..])
+            );
         }
     }
     assert_eq!(
@@ -107,7 +110,9 @@ fn lock_answer_round_trip(m: &flom::protocol::Message) {
     };
     let peer = m.peerid.clone().unwrap_or_default();
     if peer.contains(['"', '<', '>'])
-        || a.element.as_deref().is_some_and(|e| e.contains(['"', '<', '>']))
+        || a.element
+            .as_deref()
+            .is_some_and(|e| e.contains(['"', '<', '>']))
     {
         return;
     }
@@ -146,7 +151,11 @@ pub fn resource(data: &[u8]) {
                 assert!(name.starts_with('/'));
                 assert!(path_components(name).all(|c| !c.is_empty()));
                 let first = path_components(name).next().expect("a first component");
-                assert_eq!(&key[1..], first, "hierarchical names route by their first component");
+                assert_eq!(
+                    &key[1..],
+                    first,
+                    "hierarchical names route by their first component"
+                );
             }
             ResourceType::Numeric | ResourceType::Sequence => {
                 assert!(name.ends_with(']') && name.contains('['));
@@ -197,7 +206,18 @@ pub fn timestamp(data: &[u8]) {
         return;
     };
     assert!(
-        [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 60_000_000, 3_600_000_000].contains(&grain),
+        [
+            1,
+            10,
+            100,
+            1_000,
+            10_000,
+            100_000,
+            1_000_000,
+            60_000_000,
+            3_600_000_000
+        ]
+        .contains(&grain),
         "grain {grain}"
     );
     let name = format!("_t_{format}[1]");
@@ -230,12 +250,21 @@ fn grain_rule(name: &str, micros: i64, grain: i64) {
         wait,
     };
     let mut grants = Vec::new();
-    assert!(matches!(l.lock(1, req(false), base), Outcome::Granted(Some(_))));
+    assert!(matches!(
+        l.lock(1, req(false), base),
+        Outcome::Granted(Some(_))
+    ));
     assert!(l.unlock(1, false, base, &mut grants));
-    assert_eq!(l.lock(2, req(false), base), Outcome::Busy, "two grants in one grain");
+    assert_eq!(
+        l.lock(2, req(false), base),
+        Outcome::Busy,
+        "two grants in one grain"
+    );
     // Queued: the timer's wake-up is at most one grain away and grants it.
     assert_eq!(l.lock(3, req(true), base), Outcome::Enqueued);
-    let wake = l.next_wakeup(base).expect("a queued timestamp request arms a timer");
+    let wake = l
+        .next_wakeup(base)
+        .expect("a queued timestamp request arms a timer");
     assert!(wake <= base + Duration::from_micros(grain as u64));
     l.on_timer(wake, &mut grants);
     assert_eq!(grants.len(), 1, "granted at the next grain boundary");
@@ -262,7 +291,11 @@ pub fn ini(data: &[u8]) {
                 assert!(e.line >= 1 && e.line <= lines, "entry line {}", e.line);
                 assert!(!e.group.is_empty() && !e.key.is_empty());
                 assert!(!e.key.contains(['[', ']', '=']) || e.key.contains('['));
-                let _ = (unescape(&e.raw), split_list(&e.raw), parse_decimal_i32(&e.raw));
+                let _ = (
+                    unescape(&e.raw),
+                    split_list(&e.raw),
+                    parse_decimal_i32(&e.raw),
+                );
                 round_trip &= !e.raw.ends_with('\r') && !e.key.starts_with('#');
                 again.push_str(&format!("[{}]\n{}={}\n", e.group, e.key, e.raw));
             }
@@ -309,7 +342,14 @@ pub fn message_path(data: &[u8]) {
     use std::time::{Duration, UNIX_EPOCH};
 
     const NAMES: [&str; 8] = [
-        "a", "p[2]", "r.g", "/h/x", "/h", "_s_q[1]", "_S_t[2]", "_t_%s#fff[1]",
+        "a",
+        "p[2]",
+        "r.g",
+        "/h/x",
+        "/h",
+        "_s_q[1]",
+        "_S_t[2]",
+        "_t_%s#fff[1]",
     ];
     #[derive(Default)]
     struct Conn {
@@ -350,7 +390,8 @@ pub fn message_path(data: &[u8]) {
         fn close(&mut self, id: usize) {
             if self.conns[id].open {
                 self.conns[id] = Conn::default();
-                self.store.disconnect(id as u32, self.now, &mut self.actions);
+                self.store
+                    .disconnect(id as u32, self.now, &mut self.actions);
             }
         }
         fn deliver(&mut self, id: usize, bytes: &[u8]) {
@@ -378,9 +419,20 @@ pub fn message_path(data: &[u8]) {
                     return;
                 };
                 let name = || String::from("fuzz");
-                let client = Client { conn: id as u32, uid: id as u64 + 100, peer_name: &name };
+                let client = Client {
+                    conn: id as u32,
+                    uid: id as u64 + 100,
+                    peer_name: &name,
+                };
                 let phase = c.phase.get_or_insert(Phase::New);
-                let control = route(&mut self.store, client, phase, msg, self.now, &mut self.actions);
+                let control = route(
+                    &mut self.store,
+                    client,
+                    phase,
+                    msg,
+                    self.now,
+                    &mut self.actions,
+                );
                 let _ = matches!(control, Control::Shutdown { .. });
                 self.apply();
             }
@@ -389,7 +441,12 @@ pub fn message_path(data: &[u8]) {
             self.now.instant += d;
             self.now.wall += d;
             for _ in 0..64 {
-                let due: Vec<_> = self.timers.iter().filter(|&&t| t <= self.now.instant).copied().collect();
+                let due: Vec<_> = self
+                    .timers
+                    .iter()
+                    .filter(|&&t| t <= self.now.instant)
+                    .copied()
+                    .collect();
                 if due.is_empty() {
                     return;
                 }
@@ -406,7 +463,12 @@ pub fn message_path(data: &[u8]) {
     };
     let mut l = Loop {
         store: MemoryStore::new(Uids::default(), None, start),
-        conns: (0..8).map(|_| Conn { open: true, ..Conn::default() }).collect(),
+        conns: (0..8)
+            .map(|_| Conn {
+                open: true,
+                ..Conn::default()
+            })
+            .collect(),
         timers: Vec::new(),
         now: start,
         actions: Vec::new(),

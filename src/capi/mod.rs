@@ -14,8 +14,8 @@
 pub mod errors;
 mod handle;
 mod session;
-pub mod settings;
 mod setters;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
@@ -48,7 +48,8 @@ pub struct FlomHandleT {
 
 // The C layout: an int (padded to pointer alignment) and three pointers.
 const _: () = assert!(std::mem::size_of::<FlomHandleT>() == 4 * std::mem::size_of::<usize>());
-const _: () = assert!(std::mem::offset_of!(FlomHandleT, locked_element) == 3 * std::mem::size_of::<usize>());
+const _: () =
+    assert!(std::mem::offset_of!(FlomHandleT, locked_element) == 3 * std::mem::size_of::<usize>());
 
 /// What `conn` points to: the open connection, if any.
 pub(crate) type ConnSlot = Option<Session>;
@@ -65,7 +66,10 @@ fn global_config() -> Result<&'static Config, c_int> {
                 _ => errors::RC_G_KEY_FILE_LOAD_FROM_FILE_ERROR,
             })?;
             if config.command_trace_file.is_some() {
-                crate::trace::init(config.command_trace_file.as_deref(), config.append_trace_file);
+                crate::trace::init(
+                    config.command_trace_file.as_deref(),
+                    config.append_trace_file,
+                );
             }
             Ok(config)
         })

@@ -35,21 +35,26 @@ impl Session {
     pub fn lock(&mut self, settings: &Settings) -> Result<Option<String>, c_int> {
         let h = &mut self.handle;
         if h.resource_name() != settings.resource_name() {
-            h.set_resource_name(settings.resource_name()).map_err(code)?;
+            h.set_resource_name(settings.resource_name())
+                .map_err(code)?;
         }
         // C FLoM sends any integer; ours sends a valid mode (EX otherwise).
-        let mode = LockMode::from_code(i64::from(settings.lock_mode)).unwrap_or(LockMode::Exclusive);
+        let mode =
+            LockMode::from_code(i64::from(settings.lock_mode)).unwrap_or(LockMode::Exclusive);
         if h.lock_mode() != mode {
             h.set_lock_mode(mode).map_err(code)?;
         }
         if h.resource_quantity() != settings.resource_quantity {
-            h.set_resource_quantity(settings.resource_quantity).map_err(code)?;
+            h.set_resource_quantity(settings.resource_quantity)
+                .map_err(code)?;
         }
         if h.resource_timeout() != settings.resource_timeout {
-            h.set_resource_timeout(settings.resource_timeout).map_err(code)?;
+            h.set_resource_timeout(settings.resource_timeout)
+                .map_err(code)?;
         }
         if h.resource_idle_lifespan() != settings.resource_idle_lifespan {
-            h.set_resource_idle_lifespan(settings.resource_idle_lifespan).map_err(code)?;
+            h.set_resource_idle_lifespan(settings.resource_idle_lifespan)
+                .map_err(code)?;
         }
         match h.lock() {
             Ok(element) => Ok(element.map(str::to_owned)),

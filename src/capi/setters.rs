@@ -5,9 +5,7 @@
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use super::errors::{
-    RC_API_IMMUTABLE_HANDLE, RC_INVALID_IPV6_NETWORK_INTERFACE, RC_NULL_OBJECT,
-};
+use super::errors::{RC_API_IMMUTABLE_HANDLE, RC_INVALID_IPV6_NETWORK_INTERFACE, RC_NULL_OBJECT};
 use super::settings::{arg, Settings};
 use super::{
     guard, guard_value, parts, settings_of, FlomHandleT, LOCK_MODE_INVALID, NOT_A_HANDLE,
@@ -40,7 +38,11 @@ impl Allowed {
 ///
 /// # Safety
 /// `h` is NULL or points to a `flom_handle_t`.
-unsafe fn set(h: *mut FlomHandleT, allowed: Allowed, body: impl FnOnce(&mut Settings) -> c_int) -> c_int {
+unsafe fn set(
+    h: *mut FlomHandleT,
+    allowed: Allowed,
+    body: impl FnOnce(&mut Settings) -> c_int,
+) -> c_int {
     guard(|_| {
         if h.is_null() {
             return RC_NULL_OBJECT;
@@ -100,26 +102,76 @@ macro_rules! int_property {
     };
 }
 
-int_property!(flom_handle_get_discovery_attempts, flom_handle_set_discovery_attempts,
-    discovery_attempts, Allowed::Unconnected, |v, _old| abs(v).max(1));
-int_property!(flom_handle_get_discovery_timeout, flom_handle_set_discovery_timeout,
-    discovery_timeout, Allowed::Unconnected, |v, _old| abs(v));
-int_property!(flom_handle_get_discovery_ttl, flom_handle_set_discovery_ttl,
-    discovery_ttl, Allowed::Unconnected, |v, _old| abs(v).max(1));
-int_property!(flom_handle_get_multicast_port, flom_handle_set_multicast_port,
-    multicast_port, Allowed::Unconnected, |v, _old| abs(v));
-int_property!(flom_handle_get_unicast_port, flom_handle_set_unicast_port,
-    unicast_port, Allowed::Unconnected, |v, _old| abs(v));
-int_property!(flom_handle_get_resource_create, flom_handle_set_resource_create,
-    resource_create, Allowed::Unconnected, |v, _old| v);
-int_property!(flom_handle_get_tls_check_peer_id, flom_handle_set_tls_check_peer_id,
-    tls_check_peer_id, Allowed::Unconnected, |v, _old| v);
-int_property!(flom_handle_get_resource_idle_lifespan, flom_handle_set_resource_idle_lifespan,
-    resource_idle_lifespan, Allowed::Unlocked, |v, old| if v == 0 { old } else { abs(v) });
-int_property!(flom_handle_get_resource_quantity, flom_handle_set_resource_quantity,
-    resource_quantity, Allowed::Unlocked, |v, old| if v == 0 { old } else { abs(v) });
-int_property!(flom_handle_get_resource_timeout, flom_handle_set_resource_timeout,
-    resource_timeout, Allowed::Unlocked, |v, _old| v);
+int_property!(
+    flom_handle_get_discovery_attempts,
+    flom_handle_set_discovery_attempts,
+    discovery_attempts,
+    Allowed::Unconnected,
+    |v, _old| abs(v).max(1)
+);
+int_property!(
+    flom_handle_get_discovery_timeout,
+    flom_handle_set_discovery_timeout,
+    discovery_timeout,
+    Allowed::Unconnected,
+    |v, _old| abs(v)
+);
+int_property!(
+    flom_handle_get_discovery_ttl,
+    flom_handle_set_discovery_ttl,
+    discovery_ttl,
+    Allowed::Unconnected,
+    |v, _old| abs(v).max(1)
+);
+int_property!(
+    flom_handle_get_multicast_port,
+    flom_handle_set_multicast_port,
+    multicast_port,
+    Allowed::Unconnected,
+    |v, _old| abs(v)
+);
+int_property!(
+    flom_handle_get_unicast_port,
+    flom_handle_set_unicast_port,
+    unicast_port,
+    Allowed::Unconnected,
+    |v, _old| abs(v)
+);
+int_property!(
+    flom_handle_get_resource_create,
+    flom_handle_set_resource_create,
+    resource_create,
+    Allowed::Unconnected,
+    |v, _old| v
+);
+int_property!(
+    flom_handle_get_tls_check_peer_id,
+    flom_handle_set_tls_check_peer_id,
+    tls_check_peer_id,
+    Allowed::Unconnected,
+    |v, _old| v
+);
+int_property!(
+    flom_handle_get_resource_idle_lifespan,
+    flom_handle_set_resource_idle_lifespan,
+    resource_idle_lifespan,
+    Allowed::Unlocked,
+    |v, old| if v == 0 { old } else { abs(v) }
+);
+int_property!(
+    flom_handle_get_resource_quantity,
+    flom_handle_set_resource_quantity,
+    resource_quantity,
+    Allowed::Unlocked,
+    |v, old| if v == 0 { old } else { abs(v) }
+);
+int_property!(
+    flom_handle_get_resource_timeout,
+    flom_handle_set_resource_timeout,
+    resource_timeout,
+    Allowed::Unlocked,
+    |v, _old| v
+);
 
 /// `flom_lock_mode_t flom_handle_get_lock_mode(const flom_handle_t *handle)`
 ///
@@ -138,7 +190,10 @@ pub unsafe extern "C" fn flom_handle_get_lock_mode(handle: *const FlomHandleT) -
 /// # Safety
 /// `handle` is NULL or points to a `flom_handle_t`.
 #[no_mangle]
-pub unsafe extern "C" fn flom_handle_set_lock_mode(handle: *mut FlomHandleT, value: c_int) -> c_int {
+pub unsafe extern "C" fn flom_handle_set_lock_mode(
+    handle: *mut FlomHandleT,
+    value: c_int,
+) -> c_int {
     set(handle, Allowed::Unlocked, |s| {
         s.lock_mode = value;
         rc::OK
@@ -172,7 +227,9 @@ string_getter!(flom_handle_get_tls_ca_certificate, tls_ca_certificate);
 /// # Safety
 /// `handle` is NULL or points to a `flom_handle_t`.
 #[no_mangle]
-pub unsafe extern "C" fn flom_handle_get_resource_name(handle: *const FlomHandleT) -> *const c_char {
+pub unsafe extern "C" fn flom_handle_get_resource_name(
+    handle: *const FlomHandleT,
+) -> *const c_char {
     get_str(handle, |s| Some(&s.resource_name))
 }
 
@@ -234,7 +291,9 @@ pub unsafe extern "C" fn flom_handle_set_socket_name(
             s.unicast_address = None;
             s.multicast_address = None;
         }
-        if v.as_ref().is_some_and(|p| p.as_bytes().len() >= crate::config::UNIX_PATH_MAX) {
+        if v.as_ref()
+            .is_some_and(|p| p.as_bytes().len() >= crate::config::UNIX_PATH_MAX)
+        {
             return rc::BUFFER_OVERFLOW;
         }
         s.socket_name = v;
@@ -308,7 +367,10 @@ pub unsafe extern "C" fn flom_handle_set_trace_filename(
 ) -> c_int {
     set(handle, Allowed::Always, |s| {
         s.trace_filename = arg(value);
-        let path = s.trace_filename.as_ref().map(|p| p.to_string_lossy().into_owned());
+        let path = s
+            .trace_filename
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
         crate::trace::init(path.as_deref(), false);
         rc::OK
     })

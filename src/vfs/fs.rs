@@ -2,7 +2,6 @@
 //! operations over the status table (lookup, getattr, readdir, read); every
 //! write is refused. `mod.rs` mounts it and runs the serving thread.
 
-
 use crate::status::{Node, Status};
 use fuse_backend_rs::abi::fuse_abi::{stat64, CreateIn, OpenOptions, SetattrValid};
 use fuse_backend_rs::api::filesystem::{

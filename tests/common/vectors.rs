@@ -181,7 +181,11 @@ pub fn load(file: &str) -> Option<Vec<Ev>> {
 /// The events of one connection.
 #[track_caller]
 pub fn conversation(evs: &[Ev], conn: u32) -> Vec<Ev> {
-    let v: Vec<Ev> = evs.iter().filter(|e| e.conn() == conn && !e.is_udp()).cloned().collect();
+    let v: Vec<Ev> = evs
+        .iter()
+        .filter(|e| e.conn() == conn && !e.is_udp())
+        .cloned()
+        .collect();
     assert!(!v.is_empty(), "no connection {conn}");
     v
 }
@@ -268,7 +272,13 @@ impl FakeDaemon {
 /// playing `script`; the client must then exit without opening another
 /// connection (C FLoM makes exactly one). Returns flom's end.
 #[track_caller]
-pub fn client_against_fake(env: &Env, script: &[Ev], args: &[&str], framing: Framing, what: &str) -> Out {
+pub fn client_against_fake(
+    env: &Env,
+    script: &[Ev],
+    args: &[&str],
+    framing: Framing,
+    what: &str,
+) -> Out {
     let fake = FakeDaemon::new(env);
     let mut a = vec!["-d", "0"];
     a.extend_from_slice(args);
