@@ -166,6 +166,12 @@ pub fn login_name() -> String {
 /// This host's unique id: the D-Bus machine id (32 lowercase hex), empty when
 /// it cannot be read. Sent as `peerid` on the wire.
 pub fn unique_id() -> String {
+    // Read once per process: every connection and handle sends it.
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(read_machine_id).clone()
+}
+
+fn read_machine_id() -> String {
     for path in ["/var/lib/dbus/machine-id", "/etc/machine-id"] {
         if let Ok(s) = std::fs::read_to_string(path) {
             let id = s.trim();
