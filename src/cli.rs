@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use getopts::{Fail, Matches, Options, ParsingStyle};
 
 use crate::config::{self, Config};
-use crate::options::{self, CLine, Invalid, Kind as SettingKind, Place, Setting, SETTINGS};
+use crate::options::{self, CLine, Invalid, Kind as SettingKind, Place, Setting};
 use crate::rc;
 use crate::values::ResourceNameError;
 pub use crate::values::{parse_c_int, IntError};
@@ -178,14 +178,21 @@ fn setting_option(s: &'static Setting) -> OptDef {
 
 /// The application options, in help order.
 fn application_options() -> impl Iterator<Item = OptDef> {
-    HELP_ORDER.iter().map(|long| {
-        ACTIONS
-            .iter()
-            .copied()
-            .find(|d| d.long == *long)
-            .or_else(|| options::by_long(long).map(setting_option))
-            .unwrap_or_else(|| unreachable!("--{long} is neither an action nor a setting"))
-    })
+    HELP_ORDER
+        .iter()
+        .map(|long| {
+            ACTIONS
+                .iter()
+                .copied()
+                .find(|d| d.long == *long)
+                .or_else(|| options::by_long(long).map(setting_option))
+                .unwrap_or_else(|| unreachable!("--{long} is neither an action nor a setting"))
+        })
+        .chain(
+            options::extensions()
+                .filter(|s| !s.long.is_empty())
+                .map(setting_option),
+        )
 }
 
 fn all_options() -> impl Iterator<Item = OptDef> {
@@ -403,7 +410,7 @@ pub fn parse_with(
     // Integers are checked in command-line order, like GOption does.
     let events = event_tokens(args);
     let mut occurrences = Vec::new();
-    for s in SETTINGS.iter().filter(|s| s.is_int()) {
+    for s in options::all().filter(|s| s.is_int() && !s.long.is_empty()) {
         for (pos, v) in m.opt_strs_pos(s.long) {
             occurrences.push((pos, s, v));
         }
@@ -536,7 +543,13 @@ fn apply_overrides(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), i32> {
-    for long in options::COMMAND_LINE_ORDER {
+    let extension_longs = options::extensions()
+        .map(|s| s.long)
+        .filter(|l| !l.is_empty());
+    for long in options::COMMAND_LINE_ORDER
+        .into_iter()
+        .chain(extension_longs)
+    {
         let setting = options::by_long(long)
             .unwrap_or_else(|| unreachable!("--{long} is not in the option table"));
         let place = Place::Option(setting);

@@ -109,7 +109,7 @@ impl Default for Config {
             tls_ca_certificate: None,
             tls_check_peer_id: false,
         };
-        for setting in options::SETTINGS.iter() {
+        for setting in options::all() {
             setting.reset(&mut c);
         }
         c
@@ -444,7 +444,7 @@ impl Config {
         path: &Path,
         warnings: &mut Vec<String>,
     ) -> Result<(), ConfigError> {
-        for setting in options::SETTINGS.iter() {
+        for setting in options::all() {
             let Some(e) = kf.get(setting.group, setting.key) else {
                 continue;
             };

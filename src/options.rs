@@ -352,13 +352,36 @@ impl Place<'_> {
 
 /// The setting with this long option name.
 pub fn by_long(long: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.long == long)
+    all().find(|s| !s.long.is_empty() && s.long == long)
 }
 
 /// The setting with this config group and key.
 pub fn by_key(group: &str, key: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.group == group && s.key == key)
+    all().find(|s| s.group == group && s.key == key)
 }
+
+/// Every setting: C FLoM's 29, then our extensions.
+pub fn all() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().chain(extensions())
+}
+
+/// The settings of our own, not in C FLoM: read from the command line and
+/// the config files like the others, but never part of C's `--verbose`
+/// dump (which stays byte-identical). Each feature keeps its own list.
+pub fn extensions() -> impl Iterator<Item = &'static Setting> {
+    EXTENSIONS.iter().flat_map(|list| list.iter())
+}
+
+static EXTENSIONS: [&[Setting]; 3] = [SECURITY_SETTINGS, OPERATOR_SETTINGS, SERVICE_SETTINGS];
+
+/// Local security: who may connect, file ownership, idle connections.
+static SECURITY_SETTINGS: &[Setting] = &[];
+
+/// Operator features: status, fencing, queue fairness.
+static OPERATOR_SETTINGS: &[Setting] = &[];
+
+/// Running as a service (systemd).
+static SERVICE_SETTINGS: &[Setting] = &[];
 
 /// The order in which C FLoM applies the command line over the config files
 /// (it decides which bad value is reported first), by long name.
@@ -746,19 +769,16 @@ mod tests {
 
     #[test]
     fn table_is_consistent() {
-        let longs: HashSet<&str> = SETTINGS.iter().map(|s| s.long).collect();
-        assert_eq!(longs.len(), SETTINGS.len());
-        let shorts: Vec<&str> = SETTINGS
-            .iter()
-            .map(|s| s.short)
-            .filter(|s| !s.is_empty())
-            .collect();
+        let longs: Vec<&str> = all().map(|s| s.long).filter(|l| !l.is_empty()).collect();
+        assert_eq!(longs.iter().collect::<HashSet<_>>().len(), longs.len());
+        let shorts: Vec<&str> = all().map(|s| s.short).filter(|s| !s.is_empty()).collect();
         assert_eq!(shorts.iter().collect::<HashSet<_>>().len(), shorts.len());
-        let keys: HashSet<(&str, &str)> = SETTINGS.iter().map(|s| (s.group, s.key)).collect();
-        assert_eq!(keys.len(), SETTINGS.len());
+        let keys: HashSet<(&str, &str)> = all().map(|s| (s.group, s.key)).collect();
+        assert_eq!(keys.len(), all().count());
         let order: HashSet<&str> = COMMAND_LINE_ORDER.iter().copied().collect();
-        assert_eq!(order, longs);
-        for setting in SETTINGS.iter() {
+        let c_longs: HashSet<&str> = SETTINGS.iter().map(|s| s.long).collect();
+        assert_eq!(order, c_longs);
+        for setting in all() {
             assert!(std::ptr::eq(
                 by_key(setting.group, setting.key).unwrap(),
                 setting
@@ -793,7 +813,7 @@ mod tests {
             "[Monitor]/IgnoredSignals=''"
         );
         let mut d = Config::default();
-        for setting in SETTINGS.iter() {
+        for setting in all() {
             setting.reset(&mut d);
         }
         assert_eq!(c, d);
