@@ -372,7 +372,12 @@ pub fn extensions() -> impl Iterator<Item = &'static Setting> {
     EXTENSIONS.iter().flat_map(|list| list.iter())
 }
 
-static EXTENSIONS: [&[Setting]; 3] = [SECURITY_SETTINGS, OPERATOR_SETTINGS, SERVICE_SETTINGS];
+static EXTENSIONS: [&[Setting]; 4] = [
+    SECURITY_SETTINGS,
+    OPERATOR_SETTINGS,
+    SERVICE_SETTINGS,
+    ETCD_SETTINGS,
+];
 
 /// Local security: who may connect, file ownership, idle connections.
 static SECURITY_SETTINGS: &[Setting] = &[];
@@ -382,6 +387,9 @@ static OPERATOR_SETTINGS: &[Setting] = &[];
 
 /// Running as a service (systemd).
 static SERVICE_SETTINGS: &[Setting] = &[];
+
+/// Locks kept in etcd ([Etcd] group).
+static ETCD_SETTINGS: &[Setting] = &[];
 
 /// The order in which C FLoM applies the command line over the config files
 /// (it decides which bad value is reported first), by long name.
