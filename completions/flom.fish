@@ -61,6 +61,7 @@ complete -c flom -n $opt -l signal-list -d 'Print the signals --ignore-signal ac
 complete -c flom -n $opt -s t -l daemon-trace-file -r -F -d 'Trace file of the daemon'
 complete -c flom -n $opt -s T -l command-trace-file -r -F -d 'Trace file of this command'
 complete -c flom -n $opt -l append-trace-file -x -a 'yes no' -d 'Append to the trace files instead of truncating them'
+complete -c flom -n $opt -l strict-fifo -d 'Daemon: grant requests strictly in arrival order'
 complete -c flom -n $opt -s x -l quiesce-exit -d 'Ask the daemon to exit after the current requests'
 complete -c flom -n $opt -s X -l immediate-exit -d 'Ask the daemon to exit now'
 complete -c flom -n $opt -l unique-id -d 'Print the unique id of this host and exit'

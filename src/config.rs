@@ -73,6 +73,8 @@ pub struct Config {
     pub tls_private_key: Option<String>,
     pub tls_ca_certificate: Option<String>,
     pub tls_check_peer_id: bool,
+    // Operator features, queue fairness: `--strict-fifo`, [Daemon]/StrictFifo.
+    pub strict_fifo: bool,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             tls_private_key: None,
             tls_ca_certificate: None,
             tls_check_peer_id: false,
+            strict_fifo: false,
         };
         for setting in options::all() {
             setting.reset(&mut c);

@@ -378,7 +378,15 @@ static EXTENSIONS: [&[Setting]; 3] = [SECURITY_SETTINGS, OPERATOR_SETTINGS, SERV
 static SECURITY_SETTINGS: &[Setting] = &[];
 
 /// Operator features: status, fencing, queue fairness.
-static OPERATOR_SETTINGS: &[Setting] = &[];
+static OPERATOR_SETTINGS: &[Setting] = &[setting(
+    "",
+    "strict-fifo",
+    "",
+    "Daemon: grant requests strictly in arrival order (a compatible request waits behind queued ones)",
+    ("Daemon", "StrictFifo"),
+    Kind::Switch(slot!(strict_fifo)),
+    CLine::None,
+)];
 
 /// Running as a service (systemd).
 static SERVICE_SETTINGS: &[Setting] = &[];

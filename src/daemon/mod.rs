@@ -23,6 +23,7 @@ pub use connection::Phase;
 pub use routing::{route, Control};
 
 use crate::config::Config;
+use crate::locker::QueueOrder;
 use crate::net::{self, Keepalive, Stream};
 use crate::poller::{Event, Poller, Token, READABLE, WRITABLE};
 use crate::protocol::{self, ParseError};
@@ -562,7 +563,15 @@ impl Daemon {
                 intvl_s: config.tcp_keepalive_intvl,
                 probes: config.tcp_keepalive_probes,
             },
-            store: Box::new(MemoryStore::new(uids.clone(), status, now)),
+            store: Box::new(
+                MemoryStore::new(uids.clone(), status, now).with_queue_order(
+                    if config.strict_fifo {
+                        QueueOrder::StrictFifo
+                    } else {
+                        QueueOrder::PassCompatible
+                    },
+                ),
+            ),
             uids,
             conns: Slab::default(),
             timers: BinaryHeap::new(),
