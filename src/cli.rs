@@ -34,6 +34,8 @@ pub enum Action {
     Shutdown { immediate: bool },
     /// `--debug-feature=NAME`.
     DebugFeature(String),
+    /// `--foreground-daemon`: be the daemon, in the foreground (a service).
+    ForegroundDaemon,
 }
 
 /// The effective configuration and the action.
@@ -517,6 +519,19 @@ pub fn parse_with(
         return Ok(Invocation {
             config,
             action: Action::Shutdown { immediate },
+        });
+    }
+    if config.foreground_daemon {
+        if !m.free.is_empty() {
+            let _ = writeln!(
+                err,
+                "flom: --foreground-daemon runs the daemon and takes no command; run the command with another flom."
+            );
+            return Err(rc::ES_GENERIC_ERROR);
+        }
+        return Ok(Invocation {
+            config,
+            action: Action::ForegroundDaemon,
         });
     }
     if m.free.is_empty() {

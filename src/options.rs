@@ -389,7 +389,28 @@ static OPERATOR_SETTINGS: &[Setting] = &[setting(
 )];
 
 /// Running as a service (systemd).
-static SERVICE_SETTINGS: &[Setting] = &[];
+static SERVICE_SETTINGS: &[Setting] = &[
+    // Command line only (no config key): a config file must not turn every
+    // `flom` into a daemon.
+    setting(
+        "",
+        "foreground-daemon",
+        "",
+        "Run the daemon in the foreground, as a service (socket activation, sd_notify readiness)",
+        ("Daemon", ""),
+        Kind::Switch(slot!(foreground_daemon)),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "service-lifespan",
+        "MS",
+        "Idle time after which a --foreground-daemon exits (<=0: never, the default)",
+        ("Daemon", "ServiceLifespan"),
+        Kind::Int(IntRule::Any, -1, slot!(service_lifespan)),
+        CLine::None,
+    ),
+];
 
 /// The order in which C FLoM applies the command line over the config files
 /// (it decides which bad value is reported first), by long name.
