@@ -62,6 +62,8 @@ complete -c flom -n $opt -s t -l daemon-trace-file -r -F -d 'Trace file of the d
 complete -c flom -n $opt -s T -l command-trace-file -r -F -d 'Trace file of this command'
 complete -c flom -n $opt -l append-trace-file -x -a 'yes no' -d 'Append to the trace files instead of truncating them'
 complete -c flom -n $opt -l strict-fifo -d 'Daemon: grant requests strictly in arrival order'
+complete -c flom -n $opt -l foreground-daemon -d 'Run the daemon in the foreground, as a service'
+complete -c flom -n $opt -l service-lifespan -x -d 'Idle time after which a --foreground-daemon exits, in ms'
 complete -c flom -n $opt -s x -l quiesce-exit -d 'Ask the daemon to exit after the current requests'
 complete -c flom -n $opt -s X -l immediate-exit -d 'Ask the daemon to exit now'
 complete -c flom -n $opt -l unique-id -d 'Print the unique id of this host and exit'
