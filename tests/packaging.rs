@@ -329,7 +329,10 @@ fn install_with_upper_case_variables() {
 #[track_caller]
 fn assert_units(dir: &Path, bindir: &str) {
     let service = read(dir.join("flom.service"));
-    assert!(!service.contains("@bindir@"), "flom.service keeps a placeholder");
+    assert!(
+        !service.contains("@bindir@"),
+        "flom.service keeps a placeholder"
+    );
     assert_eq!(
         service,
         source("systemd/flom.service").replace("@bindir@", bindir)
@@ -342,7 +345,10 @@ fn assert_units(dir: &Path, bindir: &str) {
 fn systemd_units_are_valid() {
     let service = source("systemd/flom.service");
     for line in ["Type=notify", "Requires=flom.socket", "After=flom.socket"] {
-        assert!(service.lines().any(|l| l == line), "flom.service lacks {line}");
+        assert!(
+            service.lines().any(|l| l == line),
+            "flom.service lacks {line}"
+        );
     }
     let socket = source("systemd/flom.socket");
     assert!(socket
@@ -350,7 +356,10 @@ fn systemd_units_are_valid() {
         .any(|l| l == "ListenStream=/run/flom/flom.sock"));
     assert!(socket.lines().any(|l| l == "#ListenStream=28015"));
     let Some(analyze) = which("systemd-analyze") else {
-        common::skip("systemd_units_are_valid", "no systemd-analyze to verify the units");
+        common::skip(
+            "systemd_units_are_valid",
+            "no systemd-analyze to verify the units",
+        );
         return;
     };
     // systemd-analyze checks that ExecStart's binary exists: the one under test.
