@@ -387,7 +387,11 @@ impl Locker {
         let mut i = 0;
         while i < self.waiting.len() {
             let policy = self.policy.get();
-            if policy.saturated(&self.holders, now) {
+            // `saturated` assumes that what is queued waits for the holders;
+            // under strict FIFO a single queue stops at its first waiter
+            // left waiting instead (as cheap, and right for requests that
+            // only wait for their turn, e.g. of 0 units).
+            if (!strict || policy.partitions_queue()) && policy.saturated(&self.holders, now) {
                 break;
             }
             let req = &self.waiting[i].req;
