@@ -2,7 +2,8 @@
 #   make                 build the release binary ($(CARGO_TARGET_DIR)/release/flom)
 #   make check           run every test (unit and integration)
 #   make install         install the binary, the man pages flom(1) and flom.conf(5),
-#                        the bash, zsh and fish completions and the sample config
+#                        the bash, zsh and fish completions, the sample config
+#                        and the systemd units flom.service and flom.socket
 #   make uninstall       remove what make install installed
 #   make fuzz            AFL++ fuzzing, FUZZ_SECONDS per target (fuzz/README.md)
 #   make soak            the chaos soak for SOAK_SECONDS (default 300)
@@ -24,6 +25,9 @@
 #   bashcompdir = $(datadir)/bash-completion/completions
 #   zshcompdir  = $(datadir)/zsh/site-functions
 #   fishcompdir = $(datadir)/fish/vendor_completions.d
+#   systemdunitdir (SYSTEMDUNITDIR) = $(prefix)/lib/systemd/system
+#                   flom.service and flom.socket (systemd/), ExecStart
+#                   naming $(bindir)/flom
 #   DESTDIR         staging root prepended to every installed path
 # Other variables:
 #   CARGO (cargo)   CARGO_FLAGS, passed to every cargo call (e.g. --locked --offline)
@@ -52,6 +56,8 @@ sysconfdir  ?= $(SYSCONFDIR)
 bashcompdir ?= $(datadir)/bash-completion/completions
 zshcompdir  ?= $(datadir)/zsh/site-functions
 fishcompdir ?= $(datadir)/fish/vendor_completions.d
+SYSTEMDUNITDIR ?= $(prefix)/lib/systemd/system
+systemdunitdir ?= $(SYSTEMDUNITDIR)
 DESTDIR     ?=
 
 CARGO            ?= cargo
@@ -177,3 +183,20 @@ bench-capi: build
 	$$d/capi_bench $$d/s $(BENCH_CYCLES) $(CURDIR)/$(CARGO_TARGET_DIR)/release/libflom.so \
 	    $(if $(CFLOM_LIBDIR),$(CFLOM_LIBDIR)/libflom.so.0); rc=$$?; \
 	./$(CARGO_TARGET_DIR)/release/flom -s $$d/s -X >/dev/null; rm -rf $$d; exit $$rc
+
+# ---------------------------------------------------------------------------
+# systemd: flom.service (Type=notify, flom --foreground-daemon) and
+# flom.socket (socket activation) under $(systemdunitdir); the service's
+# ExecStart names $(bindir)/flom.
+.PHONY: install-systemd uninstall-systemd
+install: install-systemd
+uninstall: uninstall-systemd
+
+install-systemd:
+	$(INSTALL) -d $(DESTDIR)$(systemdunitdir)
+	sed 's|@bindir@|$(bindir)|g' systemd/flom.service > $(DESTDIR)$(systemdunitdir)/flom.service
+	$(INSTALL) -m 0644 systemd/flom.socket $(DESTDIR)$(systemdunitdir)/flom.socket
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/flom.service
+
+uninstall-systemd:
+	rm -f $(DESTDIR)$(systemdunitdir)/flom.service $(DESTDIR)$(systemdunitdir)/flom.socket

@@ -34,6 +34,8 @@ pub enum Action {
     Shutdown { immediate: bool },
     /// `--debug-feature=NAME`.
     DebugFeature(String),
+    /// `--foreground-daemon`: be the daemon, in the foreground (a service).
+    ForegroundDaemon,
 }
 
 /// The effective configuration and the action.
@@ -517,6 +519,19 @@ pub fn parse_with(
         return Ok(Invocation {
             config,
             action: Action::Shutdown { immediate },
+        });
+    }
+    if config.foreground_daemon {
+        if !m.free.is_empty() {
+            let _ = writeln!(
+                err,
+                "flom: --foreground-daemon runs the daemon and takes no command; run the command with another flom."
+            );
+            return Err(rc::ES_GENERIC_ERROR);
+        }
+        return Ok(Invocation {
+            config,
+            action: Action::ForegroundDaemon,
         });
     }
     if m.free.is_empty() {
@@ -1117,10 +1132,29 @@ mod tests {
                     "network-interface",
                     "tls-check-peer-id",
                     "debug-feature",
+                    // not in the dump: checked below
+                    "service-lifespan",
                 ]
                 .contains(&d.long);
             assert!(covered, "{}", d.long);
         }
+        for args in [
+            &["--service-lifespan", "250"][..],
+            &["--service-lifespan=250"],
+        ] {
+            let mut a = args.to_vec();
+            a.extend(["--", "true"]);
+            let inv = run(&a).result.unwrap();
+            assert_eq!(inv.config.service_lifespan, 250);
+        }
+        let inv = run(&["--", "true"]).result.unwrap();
+        assert_eq!(inv.config.service_lifespan, -1);
+        assert!(!inv.config.strict_fifo && !inv.config.foreground_daemon);
+        let inv = run(&["--strict-fifo", "--foreground-daemon"])
+            .result
+            .unwrap();
+        assert!(inv.config.strict_fifo);
+        assert_eq!(inv.action, Action::ForegroundDaemon);
         assert_eq!(dump_line(&[], "[Trace]/Verbose"), "[Trace]/Verbose=1");
         let o = run(&["--verbose", "--", "true"]);
         assert!(o.out.contains("[Trace]/Verbose=1\n"));

@@ -73,6 +73,12 @@ pub struct Config {
     pub tls_private_key: Option<String>,
     pub tls_ca_certificate: Option<String>,
     pub tls_check_peer_id: bool,
+    // Operator features, queue fairness: `--strict-fifo`, [Daemon]/StrictFifo.
+    pub strict_fifo: bool,
+    // Running as a service (systemd): `--foreground-daemon` (command line
+    // only) and `--service-lifespan`, [Daemon]/ServiceLifespan.
+    pub foreground_daemon: bool,
+    pub service_lifespan: i32,
 }
 
 impl Default for Config {
@@ -108,6 +114,9 @@ impl Default for Config {
             tls_private_key: None,
             tls_ca_certificate: None,
             tls_check_peer_id: false,
+            strict_fifo: false,
+            foreground_daemon: false,
+            service_lifespan: 0,
         };
         for setting in options::all() {
             setting.reset(&mut c);

@@ -22,11 +22,15 @@ Files:
   ~/.flom              user configuration ($HOME/.flom)
   /tmp/flom-LOGIN      default socket of the daemon of user LOGIN
   /tmp/flom-LOGIN.lock lock file that keeps one daemon per socket
+  /run/flom/flom.sock  socket of the systemd units flom.socket, flom.service
 
 Environment:
   FLOM_TRACE_MASK      bit mask of the traced modules (decimal or 0x hex;
                        unset or 0: no trace), see -t and -T
   HOME                 where ~/.flom is looked for (password database if unset)
+  LISTEN_PID, LISTEN_FDS  socket activation of --foreground-daemon: the
+                       listening sockets passed from descriptor 3 on
+  NOTIFY_SOCKET        where --foreground-daemon sends READY=1, STOPPING=1
 
 See flom(1) and flom.conf(5).
 ";

@@ -34,6 +34,7 @@ fn invocation() -> Outcome {
     match inv.action {
         Action::Run(command) => client::run(&inv.config, &command),
         Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
+        Action::ForegroundDaemon => flom::daemon::run_service(&inv.config),
         Action::DebugFeature(name) => {
             Outcome::SelfCheck(flom::debug_feature::run(&inv.config, &name) == 0)
         }
@@ -42,6 +43,7 @@ fn invocation() -> Outcome {
 
 fn main() {
     let outcome = invocation();
+    // (A foreground daemon that cannot start says why the same way.)
     if let Outcome::Failed(e @ FlomError::Usage(_)) = &outcome {
         eprintln!("{e}");
     }

@@ -383,10 +383,39 @@ static EXTENSIONS: [&[Setting]; 4] = [
 static SECURITY_SETTINGS: &[Setting] = &[];
 
 /// Operator features: status, fencing, queue fairness.
-static OPERATOR_SETTINGS: &[Setting] = &[];
+static OPERATOR_SETTINGS: &[Setting] = &[setting(
+    "",
+    "strict-fifo",
+    "",
+    "Daemon grants strictly in arrival order (no passing queued requests)",
+    ("Daemon", "StrictFifo"),
+    Kind::Switch(slot!(strict_fifo)),
+    CLine::None,
+)];
 
 /// Running as a service (systemd).
-static SERVICE_SETTINGS: &[Setting] = &[];
+static SERVICE_SETTINGS: &[Setting] = &[
+    // Command line only (no config key): a config file must not turn every
+    // `flom` into a daemon.
+    setting(
+        "",
+        "foreground-daemon",
+        "",
+        "Be the daemon, in the foreground, as a service (e.g. systemd)",
+        ("Daemon", ""),
+        Kind::Switch(slot!(foreground_daemon)),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "service-lifespan",
+        "MS",
+        "Idle time before a --foreground-daemon exits (<=0 never, default)",
+        ("Daemon", "ServiceLifespan"),
+        Kind::Int(IntRule::Any, -1, slot!(service_lifespan)),
+        CLine::None,
+    ),
+];
 
 /// Locks kept in etcd ([Etcd] group).
 static ETCD_SETTINGS: &[Setting] = &[];

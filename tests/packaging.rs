@@ -50,6 +50,8 @@ const INHERITED: &[&str] = &[
     "bashcompdir",
     "zshcompdir",
     "fishcompdir",
+    "SYSTEMDUNITDIR",
+    "systemdunitdir",
     "CARGO_FLAGS",
     "CARGO_TARGET_DIR",
 ];
@@ -238,11 +240,14 @@ fn install_with_gnu_variables_then_uninstall() {
         "usr/include/flom_types.h",
         "usr/include/flom.hh",
         "usr/include/FlomHandle.hh",
+        "usr/lib/systemd/system/flom.service",
+        "usr/lib/systemd/system/flom.socket",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     assert_eq!(files_under(&root), expected);
+    assert_units(&root.join("usr/lib/systemd/system"), "/usr/bin");
 
     args[0] = "uninstall";
     make(&args);
@@ -299,6 +304,74 @@ fn install_with_upper_case_variables() {
         .is_file());
     assert!(!root2.join("opt/upper/share").exists());
     assert!(root2.join("opt/p/share/doc/flom/COPYING").is_file());
+    // the units follow the prefix, or SYSTEMDUNITDIR (systemdunitdir wins)
+    assert_units(&root.join("opt/flom/lib/systemd/system"), "/opt/flom/bin");
+    assert_units(&root2.join("opt/p/lib/systemd/system"), "/opt/upper/bin");
+    let root3 = env.dir.join("root3");
+    let destdir3 = format!("DESTDIR={}", root3.display());
+    let mut args = base.to_vec();
+    args[1] = destdir3.as_str();
+    args.extend(["prefix=/usr", "SYSTEMDUNITDIR=/etc/units-upper"]);
+    make(&args);
+    assert_units(&root3.join("etc/units-upper"), "/usr/bin");
+    let root4 = env.dir.join("root4");
+    let destdir4 = format!("DESTDIR={}", root4.display());
+    let mut args = base.to_vec();
+    args[1] = destdir4.as_str();
+    args.extend(["SYSTEMDUNITDIR=/x", "systemdunitdir=/lib/systemd/system"]);
+    make(&args);
+    assert_units(&root4.join("lib/systemd/system"), "/usr/local/bin");
+    assert!(!root4.join("x").exists());
+}
+
+/// The installed systemd units in `dir`: as in systemd/, the service's
+/// ExecStart naming `bindir`/flom.
+#[track_caller]
+fn assert_units(dir: &Path, bindir: &str) {
+    let service = read(dir.join("flom.service"));
+    assert!(
+        !service.contains("@bindir@"),
+        "flom.service keeps a placeholder"
+    );
+    assert_eq!(
+        service,
+        source("systemd/flom.service").replace("@bindir@", bindir)
+    );
+    assert!(service.contains(&format!("\nExecStart={bindir}/flom --foreground-daemon ")));
+    assert_eq!(read(dir.join("flom.socket")), source("systemd/flom.socket"));
+}
+
+#[test]
+fn systemd_units_are_valid() {
+    let service = source("systemd/flom.service");
+    for line in ["Type=notify", "Requires=flom.socket", "After=flom.socket"] {
+        assert!(
+            service.lines().any(|l| l == line),
+            "flom.service lacks {line}"
+        );
+    }
+    let socket = source("systemd/flom.socket");
+    assert!(socket
+        .lines()
+        .any(|l| l == "ListenStream=/run/flom/flom.sock"));
+    assert!(socket.lines().any(|l| l == "#ListenStream=28015"));
+    let Some(analyze) = which("systemd-analyze") else {
+        common::skip(
+            "systemd_units_are_valid",
+            "no systemd-analyze to verify the units",
+        );
+        return;
+    };
+    // systemd-analyze checks that ExecStart's binary exists: the one under test.
+    let env = Env::new("pkg-units");
+    let bindir = Path::new(BIN).parent().unwrap().to_str().unwrap();
+    let unit = env.path("flom.service");
+    std::fs::write(&unit, service.replace("@bindir@", bindir)).unwrap();
+    std::fs::write(env.path("flom.socket"), socket).unwrap();
+    let mut cmd = Command::new(analyze);
+    cmd.args(["verify", "--man=no", &unit, &env.path("flom.socket")]);
+    let out = spawn_command(cmd, "systemd-analyze verify".into()).wait(MAKE_BOUND);
+    out.expect_code(0).expect_stderr("");
 }
 
 #[test]

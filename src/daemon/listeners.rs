@@ -35,6 +35,68 @@ impl Listeners {
         Ok(l)
     }
 
+    /// The listeners passed by socket activation (`service`), as they are:
+    /// UNIX and TCP alike, never unlinked (they belong to the service
+    /// manager), plus the discovery responder when a multicast group is
+    /// configured and a TCP listener is there to advertise.
+    pub fn inherited(
+        sockets: Vec<Listener>,
+        config: &Config,
+        uids: &Uids,
+    ) -> Result<Listeners, i32> {
+        let mut l = Listeners::default();
+        for s in sockets {
+            match &s {
+                Listener::Unix(u) => {
+                    let path = u
+                        .local_addr()
+                        .ok()
+                        .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                        .unwrap_or_default();
+                    crate::syslog::notice(&format!(
+                        "FLM000I listening on UNIX socket '{path}' (socket activation)"
+                    ));
+                }
+                Listener::Tcp(t) => {
+                    let addr = t.local_addr().map_err(|_| rc::LISTEN_ERROR)?;
+                    if l.advertised.1 == 0 {
+                        let address = match &config.unicast_address {
+                            Some(a) if !net::is_wildcard(a) => a.clone(),
+                            _ if addr.ip().is_unspecified() => String::new(),
+                            _ => addr.ip().to_string(),
+                        };
+                        l.advertised = (address, addr.port());
+                    }
+                    crate::syslog::notice(&format!(
+                        "FLM001I listening on TCP address '{}' port {} (socket activation)",
+                        addr.ip(),
+                        addr.port()
+                    ));
+                }
+            }
+            l.sockets.push(s);
+            uids.next();
+        }
+        if let (Some(g), true) = (&config.multicast_address, l.advertised.1 != 0) {
+            let scope = config
+                .network_interface
+                .as_deref()
+                .and_then(net::ipv6_interface_index);
+            let group = net::resolve(g, config.multicast_port as u16, scope)
+                .map_err(|_| rc::BIND_ERROR)?
+                .remove(0);
+            let udp = net::multicast_responder(group).map_err(|_| rc::BIND_ERROR)?;
+            udp.set_nonblocking(true).map_err(|_| rc::BIND_ERROR)?;
+            l.discovery = Some(udp);
+            uids.next();
+            crate::syslog::notice(&format!(
+                "FLM002I answering discovery on multicast group '{g}' port {}",
+                config.multicast_port
+            ));
+        }
+        Ok(l)
+    }
+
     fn listen_unix(&mut self, path: &str, uids: &Uids) -> Result<(), i32> {
         let (listener, guard) = net::listen_unix_exclusive(path).map_err(|e| match e {
             net::UnixListenError::OpenGuard(_) => rc::OPEN_ERROR,

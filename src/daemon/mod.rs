@@ -16,13 +16,16 @@ mod connection;
 mod listeners;
 mod process;
 mod routing;
+mod service;
 
 pub use process::spawn;
+pub use service::run as run_service;
 // The message path without sockets, for the fuzz target of `fuzz/`.
 pub use connection::Phase;
 pub use routing::{route, Control};
 
 use crate::config::Config;
+use crate::locker::QueueOrder;
 use crate::net::{self, Keepalive, Stream};
 use crate::poller::{Event, Poller, Token, READABLE, WRITABLE};
 use crate::protocol::{self, ParseError};
@@ -118,6 +121,12 @@ fn errno_is(e: &io::Error, code: i32) -> bool {
 impl Daemon {
     /// Runs the loop until the daemon must stop, then cleans up.
     pub fn run(&mut self) {
+        self.serve();
+        self.shutdown();
+    }
+
+    /// The loop, until the daemon must stop (signal, `-X`, lifespan).
+    fn serve(&mut self) {
         while !self.stop {
             let timeout = self.poll_timeout(Instant::now());
             let mut events = std::mem::take(&mut self.events);
@@ -136,7 +145,6 @@ impl Daemon {
             self.close_pending();
             self.check_lifespan(now.instant);
         }
-        self.shutdown();
     }
 
     fn dispatch(&mut self, ev: Event, now: Now) {
@@ -522,9 +530,19 @@ impl Daemon {
     /// Creates the listeners (and the single-daemon guard), the signal pipe
     /// and the VFS; Err(rc) if the daemon cannot serve.
     pub fn new(config: &Config) -> Result<Daemon, i32> {
+        Self::with_listeners(config, Vec::new())
+    }
+
+    /// `new`, serving `inherited` (socket activation) instead of the
+    /// listeners of the configuration when there are any.
+    fn with_listeners(config: &Config, inherited: Vec<net::Listener>) -> Result<Daemon, i32> {
         let uids = Uids::default();
         let mut poller = Poller::new().map_err(|_| crate::rc::LISTEN_ERROR)?;
-        let listeners = Listeners::open(config, &uids)?;
+        let listeners = if inherited.is_empty() {
+            Listeners::open(config, &uids)?
+        } else {
+            Listeners::inherited(inherited, config, &uids)?
+        };
         let register_error = |_| crate::rc::LISTEN_ERROR;
         for (i, l) in listeners.sockets.iter().enumerate() {
             poller
@@ -562,7 +580,15 @@ impl Daemon {
                 intvl_s: config.tcp_keepalive_intvl,
                 probes: config.tcp_keepalive_probes,
             },
-            store: Box::new(MemoryStore::new(uids.clone(), status, now)),
+            store: Box::new(
+                MemoryStore::new(uids.clone(), status, now).with_queue_order(
+                    if config.strict_fifo {
+                        QueueOrder::StrictFifo
+                    } else {
+                        QueueOrder::PassCompatible
+                    },
+                ),
+            ),
             uids,
             conns: Slab::default(),
             timers: BinaryHeap::new(),

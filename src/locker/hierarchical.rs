@@ -128,11 +128,28 @@ impl Policy for HierarchicalPolicy {
         // Only NL is compatible with EX, and NL requests never wait.
         self.top_ex > 0
     }
+
+    fn queued_before(&self, earlier: &Request, later: &Request) -> bool {
+        // A null lock conflicts with nothing: it never waits, strict or not.
+        later.mode != LockMode::NullLock && paths_overlap(&earlier.name, &later.name)
+    }
+
+    fn partitions_queue(&self) -> bool {
+        true
+    }
+}
+
+/// Whether one path is an ancestor of the other or both are the same: the
+/// requests that can conflict, which strict FIFO keeps in order.
+fn paths_overlap(a: &str, b: &str) -> bool {
+    path_components(a)
+        .zip(path_components(b))
+        .all(|(x, y)| x == y)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Grant, Locker, Outcome, Request, ResourcePolicy};
+    use super::super::{Grant, Locker, Outcome, QueueOrder, Request, ResourcePolicy};
     use crate::resource::{LockMode, ResourceType};
     use std::time::Instant;
     use LockMode::*;
@@ -321,5 +338,65 @@ mod tests {
         l.unlock(1, false, now, &mut g);
         let conns: Vec<_> = g.iter().map(|g| g.conn).collect();
         assert_eq!(conns, vec![3, 4]);
+    }
+
+    #[test]
+    fn strict_fifo_waits_behind_overlapping_paths_only() {
+        let now = Instant::now();
+        let mut l = Locker::new("/a", ResourceType::Hierarchical, 0).unwrap();
+        l.set_queue_order(QueueOrder::StrictFifo);
+        assert_eq!(l.lock(1, req("/a/b", ProtectedRead, true), now), OK);
+        assert_eq!(
+            l.lock(2, req("/a", Exclusive, true), now),
+            Outcome::Enqueued
+        );
+        // Compatible with the reader of /a/b, but /a (its ancestor) waits.
+        assert_eq!(
+            l.lock(3, req("/a/b/c", ProtectedRead, true), now),
+            Outcome::Enqueued
+        );
+        assert_eq!(
+            l.lock(4, req("/a/b", ProtectedRead, false), now),
+            Outcome::Busy
+        );
+        // Another branch of the tree is another resource: it passes.
+        assert_eq!(l.lock(5, req("/b/x", ProtectedRead, true), now), OK);
+        assert_eq!(l.lock(6, req("/a/b/c", NullLock, false), now), OK);
+        let mut g = Vec::new();
+        l.unlock(1, false, now, &mut g);
+        assert_eq!(g.iter().map(|g| g.conn).collect::<Vec<_>>(), vec![2]);
+        g.clear();
+        l.unlock(2, false, now, &mut g);
+        assert_eq!(g.iter().map(|g| g.conn).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
+    fn strict_fifo_scan_goes_past_an_unrelated_waiter() {
+        let now = Instant::now();
+        let mut l = Locker::new("/a", ResourceType::Hierarchical, 0).unwrap();
+        l.set_queue_order(QueueOrder::StrictFifo);
+        assert_eq!(l.lock(1, req("/a/x", Exclusive, true), now), OK);
+        assert_eq!(l.lock(2, req("/a/y", Exclusive, true), now), OK);
+        // Queue: /a/x (held by 1), /a/y (held by 2), /a/x again.
+        assert_eq!(
+            l.lock(3, req("/a/x", Exclusive, true), now),
+            Outcome::Enqueued
+        );
+        assert_eq!(
+            l.lock(4, req("/a/y", Exclusive, true), now),
+            Outcome::Enqueued
+        );
+        assert_eq!(
+            l.lock(5, req("/a/x/z", Exclusive, true), now),
+            Outcome::Enqueued
+        );
+        let mut g = Vec::new();
+        // /a/y frees: 3 (on /a/x) still waits, 4 behind it on another path goes.
+        l.unlock(2, false, now, &mut g);
+        assert_eq!(g.iter().map(|g| g.conn).collect::<Vec<_>>(), vec![4]);
+        g.clear();
+        // /a/x frees: 3 goes; 5 (below /a/x) stays behind it.
+        l.unlock(1, false, now, &mut g);
+        assert_eq!(g.iter().map(|g| g.conn).collect::<Vec<_>>(), vec![3]);
     }
 }

@@ -97,6 +97,18 @@ pub enum Check {
     Never,
 }
 
+/// How a locker weighs a new request against the requests already queued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// C FLoM's: a request compatible with the holders is granted at once,
+    /// passing queued ones (a stream of readers can starve a writer).
+    #[default]
+    PassCompatible,
+    /// `--strict-fifo`: a request is granted only when it is compatible with
+    /// the holders and no earlier request for the same resource still waits.
+    StrictFifo,
+}
+
 /// The answer to a lock request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -131,6 +143,19 @@ pub trait Policy {
     /// (timestamps: the next time grain).
     fn wakeup(&self, _now: Instant) -> Option<Instant> {
         None
+    }
+    /// Under strict FIFO, whether the queued request `earlier` must be
+    /// granted before `later` (they are requests for the same resource).
+    /// Every request of a locker is, but for hierarchical paths, where only
+    /// overlapping paths (one an ancestor of, or equal to, the other) are.
+    fn queued_before(&self, _earlier: &Request, _later: &Request) -> bool {
+        true
+    }
+    /// True when `queued_before` can be false (the queue holds requests for
+    /// unrelated resources): a strict scan then goes on past a request
+    /// left waiting.
+    fn partitions_queue(&self) -> bool {
+        false
     }
 }
 
@@ -184,6 +209,7 @@ pub struct Locker {
     policy: ResourcePolicy,
     holders: Vec<Holder>,
     waiting: VecDeque<Waiter>,
+    order: QueueOrder,
 }
 
 impl Locker {
@@ -231,7 +257,13 @@ impl Locker {
             policy,
             holders: Vec::new(),
             waiting: VecDeque::new(),
+            order: QueueOrder::default(),
         })
+    }
+
+    /// Sets how new requests are weighed against queued ones (default C's).
+    pub fn set_queue_order(&mut self, order: QueueOrder) {
+        self.order = order;
     }
 
     pub fn holders(&self) -> &[Holder] {
@@ -247,10 +279,22 @@ impl Locker {
         self.holders.is_empty() && self.waiting.is_empty()
     }
 
-    /// A new lock request from `conn`. Compared with the holders only, never
-    /// with the queue (a compatible request overtakes queued ones).
+    /// A new lock request from `conn`. Compared with the holders only (a
+    /// compatible request overtakes queued ones), and under strict FIFO with
+    /// the queue too (it waits behind any earlier request for its resource).
     pub fn lock(&mut self, conn: ConnId, req: Request, now: Instant) -> Outcome {
-        match self.policy.get().check(&self.holders, &req, now) {
+        let mut check = self.policy.get().check(&self.holders, &req, now);
+        if check == Check::Grantable && self.order == QueueOrder::StrictFifo {
+            let policy = self.policy.get();
+            if self
+                .waiting
+                .iter()
+                .any(|w| policy.queued_before(&w.req, &req))
+            {
+                check = Check::NotNow;
+            }
+        }
+        match check {
             Check::Grantable => {
                 let element = self.grant(conn, req, now);
                 Outcome::Granted(element)
@@ -305,11 +349,15 @@ impl Locker {
     }
 
     /// `conn` went away: a held lock is released as a rollback, a queued
-    /// request leaves the queue.
+    /// request leaves the queue (under strict FIFO the requests it held
+    /// back may then be granted).
     pub fn disconnect(&mut self, conn: ConnId, now: Instant, grants: &mut Vec<Grant>) {
         if !self.unlock(conn, true, now, grants) {
             if let Some(i) = self.waiting.iter().position(|w| w.conn == conn) {
                 self.waiting.remove(i);
+                if self.order == QueueOrder::StrictFifo {
+                    self.grant_waiting(now, grants);
+                }
                 self.release_unused_buffers();
             }
         }
@@ -330,19 +378,31 @@ impl Locker {
     }
 
     /// Scans the queue head to tail and grants, in order, every request that
-    /// is grantable given the grants made earlier in the same scan.
+    /// is grantable given the grants made earlier in the same scan; under
+    /// strict FIFO, none behind a request for its resource left waiting.
     fn grant_waiting(&mut self, now: Instant, grants: &mut Vec<Grant>) {
+        let strict = self.order == QueueOrder::StrictFifo;
+        // Strict FIFO: the queue positions left waiting by this scan.
+        let mut held_back: Vec<usize> = Vec::new();
         let mut i = 0;
         while i < self.waiting.len() {
-            if self.policy.get().saturated(&self.holders, now) {
+            let policy = self.policy.get();
+            // `saturated` assumes that what is queued waits for the holders;
+            // under strict FIFO a single queue stops at its first waiter
+            // left waiting instead (as cheap, and right for requests that
+            // only wait for their turn, e.g. of 0 units).
+            if (!strict || policy.partitions_queue()) && policy.saturated(&self.holders, now) {
                 break;
             }
-            if self
-                .policy
-                .get()
-                .check(&self.holders, &self.waiting[i].req, now)
-                == Check::Grantable
-            {
+            let req = &self.waiting[i].req;
+            let grantable = policy.check(&self.holders, req, now) == Check::Grantable
+                && !held_back
+                    .iter()
+                    .any(|&j| policy.queued_before(&self.waiting[j].req, req));
+            if !grantable && strict && !policy.partitions_queue() {
+                break;
+            }
+            if grantable {
                 let w = self.waiting.remove(i).expect("index in range");
                 let element = self.grant(w.conn, w.req, now);
                 grants.push(Grant {
@@ -350,6 +410,9 @@ impl Locker {
                     element,
                 });
             } else {
+                if strict {
+                    held_back.push(i);
+                }
                 i += 1;
             }
         }

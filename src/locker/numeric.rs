@@ -58,7 +58,7 @@ impl Policy for NumericPolicy {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Grant, Locker, Outcome, Request};
+    use super::super::{Grant, Locker, Outcome, QueueOrder, Request};
     use crate::resource::{LockMode, ResourceType};
     use std::time::Instant;
 
@@ -159,5 +159,27 @@ mod tests {
         let mut l = locker("a[007]");
         assert_eq!(l.lock(1, req(7, false), now), Outcome::Granted(None));
         assert_eq!(l.lock(2, req(8, true), now), Outcome::Impossible);
+    }
+
+    #[test]
+    fn strict_fifo_small_request_waits_behind_queued_large_one() {
+        let now = Instant::now();
+        let mut l = locker("foo[3]");
+        l.set_queue_order(QueueOrder::StrictFifo);
+        assert_eq!(l.lock(1, req(2, true), now), Outcome::Granted(None));
+        assert_eq!(l.lock(2, req(3, true), now), Outcome::Enqueued);
+        // One unit is free, but the large request came first.
+        assert_eq!(l.lock(3, req(1, true), now), Outcome::Enqueued);
+        assert_eq!(l.lock(4, req(1, false), now), Outcome::Busy);
+        // Still impossible, whatever the queue.
+        assert_eq!(l.lock(5, req(4, true), now), Outcome::Impossible);
+        let mut g = Vec::new();
+        l.unlock(1, false, now, &mut g);
+        let conns: Vec<_> = g.iter().map(|g| g.conn).collect();
+        assert_eq!(conns, vec![2]);
+        g.clear();
+        l.unlock(2, false, now, &mut g);
+        let conns: Vec<_> = g.iter().map(|g| g.conn).collect();
+        assert_eq!(conns, vec![3]);
     }
 }

@@ -1,11 +1,12 @@
 //! Randomised tests of every locker type: random lock / unlock / disconnect /
 //! timer events, with the invariants of each type checked after every event
 //! against an independent model, then a drain that must leave no waiter.
+//! Every type runs in both queue orders (C's, and strict FIFO).
 
 use super::timestamp::format_value;
-use super::{Check, ConnId, Grant, Locker, Outcome, Request, WallClock};
+use super::{Check, ConnId, Grant, Locker, Outcome, QueueOrder, Request, WallClock};
 use crate::resource::{path_components, resource_type, LockMode, ResourceType};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// xorshift64*: small, deterministic, good enough to pick events.
@@ -57,6 +58,10 @@ struct Harness {
     seq_issued: HashSet<u32>,
     ts_last: Option<u64>,
     ts_issued: HashSet<String>,
+    /// Strict FIFO: when each waiting conn was queued (a counter).
+    strict: bool,
+    queued_at: HashMap<ConnId, u64>,
+    tick: u64,
     // Coverage: the runs must actually exercise queueing.
     enqueued: u64,
     queue_grants: u64,
@@ -64,12 +69,15 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(name: &str, seed: u64) -> Harness {
+    fn new(name: &str, seed: u64, strict: bool) -> Harness {
         let kind = resource_type(name).expect("valid test name");
         let base = Instant::now();
         let wall = UNIX_EPOCH + Duration::from_micros(T0_MICROS);
         let clock: WallClock = Box::new(move |now: Instant| wall + now.duration_since(base));
-        let locker = Locker::with_wall_clock(name, kind, 0, clock).unwrap();
+        let mut locker = Locker::with_wall_clock(name, kind, 0, clock).unwrap();
+        if strict {
+            locker.set_queue_order(QueueOrder::StrictFifo);
+        }
         let grain_us = match kind {
             ResourceType::Timestamp => {
                 super::timestamp::grain_micros(crate::resource::timestamp_format(name).unwrap())
@@ -94,6 +102,9 @@ impl Harness {
             seq_issued: HashSet::new(),
             ts_last: None,
             ts_issued: HashSet::new(),
+            strict,
+            queued_at: HashMap::new(),
+            tick: 0,
             enqueued: 0,
             queue_grants: 0,
             timer_grants: 0,
@@ -132,9 +143,37 @@ impl Harness {
         }
     }
 
+    /// Strict FIFO: whether the queued `earlier` keeps `later` waiting (a
+    /// request for the same resource; null locks conflict with nothing).
+    fn blocks(&self, earlier: &Request, later: &Request) -> bool {
+        match self.kind {
+            ResourceType::Simple => later.mode != LockMode::NullLock,
+            ResourceType::Hierarchical => {
+                later.mode != LockMode::NullLock && same_line(&earlier.name, &later.name)
+            }
+            _ => true,
+        }
+    }
+
+    /// What a new request deserves: the holders' verdict, and under strict
+    /// FIFO no waiter it must queue behind.
+    fn oracle(&self, req: &Request) -> Check {
+        let check = self.oracle_holders(req);
+        let behind = self
+            .locker
+            .waiting()
+            .iter()
+            .any(|w| self.blocks(&w.req, req));
+        if check == Check::Grantable && self.strict && behind {
+            Check::NotNow
+        } else {
+            check
+        }
+    }
+
     /// What the request deserves given the holders (independent of the
     /// locker's policy code).
-    fn oracle(&self, req: &Request) -> Check {
+    fn oracle_holders(&self, req: &Request) -> Check {
         let holders = self.locker.holders();
         let yes = |ok: bool| if ok { Check::Grantable } else { Check::NotNow };
         match self.kind {
@@ -234,6 +273,26 @@ impl Harness {
         for g in grants {
             self.queue_grants += 1;
             self.granted(g.conn, &g.element);
+            if self.strict {
+                // Never granted past an earlier waiter for its resource.
+                let at = self.queued_at[&g.conn];
+                let req = &self
+                    .locker
+                    .holders()
+                    .iter()
+                    .find(|h| h.conn == g.conn)
+                    .unwrap()
+                    .req;
+                for w in self.locker.waiting() {
+                    assert!(
+                        self.queued_at[&w.conn] > at || !self.blocks(&w.req, req),
+                        "{}: conn {} granted before the earlier waiter {}",
+                        self.name,
+                        g.conn,
+                        w.conn
+                    );
+                }
+            }
         }
     }
 
@@ -291,7 +350,11 @@ impl Harness {
                 match (want, &got) {
                     (Check::Grantable, Outcome::Granted(e)) => self.granted(conn, &e.clone()),
                     (Check::Never, Outcome::Impossible) => {}
-                    (Check::NotNow, Outcome::Enqueued) if wait => self.enqueued += 1,
+                    (Check::NotNow, Outcome::Enqueued) if wait => {
+                        self.enqueued += 1;
+                        self.tick += 1;
+                        self.queued_at.insert(conn, self.tick);
+                    }
                     (Check::NotNow, Outcome::Busy) if !wait => {}
                     _ => panic!("{}: oracle {want:?} but locker {got:?}", self.name),
                 }
@@ -360,15 +423,21 @@ impl Harness {
                 assert!(holders.len() as u64 <= self.capacity);
             }
         }
-        // No waiter left behind.
-        for w in self.locker.waiting() {
-            assert_eq!(
-                self.oracle(&w.req),
-                Check::NotNow,
+        // No waiter left behind (under strict FIFO: unless an earlier
+        // waiter for its resource holds it back), and the queue in order.
+        let waiting = self.locker.waiting();
+        for (i, w) in waiting.iter().enumerate() {
+            let held_back =
+                self.strict && waiting.iter().take(i).any(|e| self.blocks(&e.req, &w.req));
+            assert!(
+                self.oracle_holders(&w.req) == Check::NotNow || held_back,
                 "{}: waiter {} is grantable",
                 self.name,
                 w.conn
             );
+            if self.strict && i > 0 {
+                assert!(self.queued_at[&waiting[i - 1].conn] < self.queued_at[&w.conn]);
+            }
         }
         // A timestamp waiter held back by the grain has a timer.
         if self.kind == ResourceType::Timestamp
@@ -414,14 +483,19 @@ fn same_line(a: &str, b: &str) -> bool {
 }
 
 fn run(name: &str) {
+    run_in(name, false);
+    run_in(name, true);
+}
+
+fn run_in(name: &str, strict: bool) {
     for seed in SEEDS {
-        let mut h = Harness::new(name, seed);
+        let mut h = Harness::new(name, seed, strict);
         for _ in 0..STEPS {
             h.step();
         }
         assert!(
             h.capacity >= u64::from(CONNS) || (h.enqueued > 50 && h.queue_grants > 50),
-            "{name}: too few queued ({} {})",
+            "{name} (strict {strict}): too few queued ({} {})",
             h.enqueued,
             h.queue_grants
         );

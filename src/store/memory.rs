@@ -3,7 +3,7 @@
 //! heap (idle expiry, timestamp grains) and the VFS status-table updates.
 
 use super::{Action, Client, LockRequest, LockStore, Now, Uids};
-use crate::locker::{ConnId, EventWall, Grant, Locker, Outcome, Request};
+use crate::locker::{ConnId, EventWall, Grant, Locker, Outcome, QueueOrder, Request};
 use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
 use crate::rc;
 use crate::resource;
@@ -94,6 +94,8 @@ pub struct MemoryStore {
     grants: Vec<Grant>,
     /// The VFS status table, when a VFS is mounted.
     status: Option<Status>,
+    /// How every locker weighs new requests against queued ones.
+    queue_order: QueueOrder,
 }
 
 impl MemoryStore {
@@ -109,7 +111,15 @@ impl MemoryStore {
             wall: EventWall::new(now.instant, now.wall),
             grants: Vec::new(),
             status,
+            queue_order: QueueOrder::default(),
         }
+    }
+
+    /// The store with lockers that order their queues by `order`
+    /// (`--strict-fifo`); the default is C FLoM's.
+    pub fn with_queue_order(mut self, order: QueueOrder) -> MemoryStore {
+        self.queue_order = order;
+        self
     }
 
     fn client(&self, conn: ConnId) -> Option<&ClientEntry> {
@@ -339,7 +349,8 @@ impl LockStore for MemoryStore {
             );
         } else if create {
             let clock = self.wall.clock();
-            let locker = match Locker::with_wall_clock(&req.name, kind, idle_lifespan_ms, clock) {
+            let mut locker = match Locker::with_wall_clock(&req.name, kind, idle_lifespan_ms, clock)
+            {
                 Ok(l) => l,
                 Err(_) => {
                     // e.g. a timestamp format without a time grain: no answer.
@@ -347,6 +358,7 @@ impl LockStore for MemoryStore {
                     return;
                 }
             };
+            locker.set_queue_order(self.queue_order);
             let uid = self.uids.next();
             let key: Box<str> = key.into();
             let l = self.lockers.insert(LockerEntry {

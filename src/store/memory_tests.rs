@@ -323,3 +323,53 @@ fn status_table_follows_the_events() {
     s.timer(later(now, 5000), &mut out);
     assert!(!has(Node::Locker(1)));
 }
+
+fn request_mode(name: &str, mode: LockMode) -> LockRequest {
+    let mut r = request(name, true, true);
+    r.req.mode = mode;
+    r
+}
+
+#[test]
+fn strict_fifo_store_queues_a_compatible_request_behind_a_waiter() {
+    let now = start();
+    for (order, reader_rc) in [
+        (QueueOrder::PassCompatible, rc::OK),
+        (QueueOrder::StrictFifo, rc::LOCK_ENQUEUED),
+    ] {
+        let mut s = store(now).with_queue_order(order);
+        let mut out = Vec::new();
+        s.lock(
+            client(1),
+            request_mode("R", LockMode::ProtectedRead),
+            now,
+            &mut out,
+        );
+        s.lock(
+            client(2),
+            request_mode("R", LockMode::ProtectedWrite),
+            now,
+            &mut out,
+        );
+        out.clear();
+        s.lock(
+            client(3),
+            request_mode("R", LockMode::ProtectedRead),
+            now,
+            &mut out,
+        );
+        assert_eq!(
+            answers(&out),
+            [answer(3, STEP_FIRST_ANSWER, reader_rc)],
+            "{order:?}"
+        );
+        out.clear();
+        // Strict: the waiting writer gives up, the reader behind it goes.
+        s.disconnect(2, now, &mut out);
+        let expected: &[Action] = match order {
+            QueueOrder::StrictFifo => &[answer(3, STEP_LATER_ANSWER, rc::OK)],
+            QueueOrder::PassCompatible => &[],
+        };
+        assert_eq!(answers(&out), expected, "{order:?}");
+    }
+}
