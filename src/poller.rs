@@ -152,6 +152,19 @@ impl Poller {
         Ok(())
     }
 
+    /// Forgets `token` whose descriptor is about to be closed: closing the
+    /// last reference to a file removes it from the epoll set, so no
+    /// EPOLL_CTL_DEL is needed. Only for descriptors never duplicated (a
+    /// duplicate would keep the file, and its events, alive).
+    pub fn forget_closing(&mut self, token: Token) {
+        if let Some(fd) = self.fd_of_token.get_mut(token) {
+            if *fd >= 0 {
+                *fd = -1;
+                self.registered -= 1;
+            }
+        }
+    }
+
     /// Waits up to `timeout_ms` (-1: forever) and appends the ready
     /// descriptors to `events`.
     pub fn wait(&mut self, timeout_ms: i32, events: &mut Vec<Event>) -> io::Result<()> {

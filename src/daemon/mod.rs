@@ -501,9 +501,9 @@ impl Daemon {
             return;
         };
         crate::trace!(crate::trace::CONNS, "closing connection {id}");
-        if let Err(e) = self.poller.deregister(conn_token(id)) {
-            crate::trace!(crate::trace::CONNS, "connection {id}: unwatching: {e}");
-        }
+        // The connection's socket is never duplicated: closing it (below)
+        // takes it out of the epoll set.
+        self.poller.forget_closing(conn_token(id));
         self.pause_accepting(false);
         let mut actions = std::mem::take(&mut self.actions);
         self.store.disconnect(id as u32, Now::read(), &mut actions);

@@ -75,8 +75,9 @@ fn receive(
                 (d - now).as_millis().max(1) as i32
             }
         };
-        // Bytes the TLS library already decrypted are not seen by poll.
-        if stream.pending() == 0 {
+        // Bytes the TLS library already decrypted are not seen by poll;
+        // without a deadline the (blocking) read itself waits.
+        if wait >= 0 && stream.pending() == 0 {
             match net::wait_readable(stream.as_raw_fd(), wait) {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),

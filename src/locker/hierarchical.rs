@@ -172,6 +172,37 @@ mod tests {
         }
     }
 
+    /// The scan of the queue skips requests like one already refused, yet
+    /// still reaches a later, different request that is grantable, and a
+    /// long queue of identical requests is served one per release, in order.
+    #[test]
+    fn refused_kinds_do_not_hide_other_requests() {
+        let now = Instant::now();
+        let mut l = Locker::new("/r/a", ResourceType::Hierarchical, 0).unwrap();
+        assert_eq!(l.lock(1, req("/r/a", Exclusive, true), now), OK);
+        assert_eq!(l.lock(2, req("/r/b", Exclusive, true), now), OK);
+        for conn in 10..20 {
+            assert_eq!(
+                l.lock(conn, req("/r/a", Exclusive, true), now),
+                Outcome::Enqueued
+            );
+        }
+        assert_eq!(
+            l.lock(30, req("/r/b", Exclusive, true), now),
+            Outcome::Enqueued
+        );
+        let mut g = Vec::new();
+        l.unlock(2, false, now, &mut g);
+        assert_eq!(g.iter().map(|g| g.conn).collect::<Vec<_>>(), vec![30]);
+        for conn in 10..20 {
+            let mut g = Vec::new();
+            let holder = if conn == 10 { 1 } else { conn - 1 };
+            l.unlock(holder, false, now, &mut g);
+            assert_eq!(g.iter().map(|g| g.conn).collect::<Vec<_>>(), vec![conn]);
+        }
+        assert_eq!(l.waiting().len(), 0);
+    }
+
     #[test]
     fn vector_08_ancestor_waits_sibling_passes() {
         let now = Instant::now();
