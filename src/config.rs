@@ -73,6 +73,10 @@ pub struct Config {
     pub tls_private_key: Option<String>,
     pub tls_ca_certificate: Option<String>,
     pub tls_check_peer_id: bool,
+    // Operator features (OPERATOR_SETTINGS): fencing tokens.
+    /// Ask the daemon for a fencing token with each lock (`--fencing`,
+    /// `[Resource]/Fencing`); the command gets it as FLOM_FENCING_TOKEN.
+    pub fencing: bool,
 }
 
 impl Default for Config {
@@ -108,6 +112,7 @@ impl Default for Config {
             tls_private_key: None,
             tls_ca_certificate: None,
             tls_check_peer_id: false,
+            fencing: false,
         };
         for setting in options::all() {
             setting.reset(&mut c);

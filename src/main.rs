@@ -34,6 +34,7 @@ fn invocation() -> Outcome {
     match inv.action {
         Action::Run(command) => client::run(&inv.config, &command),
         Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
+        Action::Status { json } => client::status(&inv.config, json),
         Action::DebugFeature(name) => {
             Outcome::SelfCheck(flom::debug_feature::run(&inv.config, &name) == 0)
         }

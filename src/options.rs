@@ -378,7 +378,16 @@ static EXTENSIONS: [&[Setting]; 3] = [SECURITY_SETTINGS, OPERATOR_SETTINGS, SERV
 static SECURITY_SETTINGS: &[Setting] = &[];
 
 /// Operator features: status, fencing, queue fairness.
-static OPERATOR_SETTINGS: &[Setting] = &[];
+static OPERATOR_SETTINGS: &[Setting] = &[Setting {
+    short: "",
+    long: "fencing",
+    hint: "",
+    help: "Ask for a fencing token: the command gets it as FLOM_FENCING_TOKEN",
+    group: "Resource",
+    key: "Fencing",
+    kind: Kind::Switch(slot!(fencing)),
+    c_line: CLine::None,
+}];
 
 /// Running as a service (systemd).
 static SERVICE_SETTINGS: &[Setting] = &[];
