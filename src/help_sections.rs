@@ -27,6 +27,8 @@ Environment:
   FLOM_TRACE_MASK      bit mask of the traced modules (decimal or 0x hex;
                        unset or 0: no trace), see -t and -T
   HOME                 where ~/.flom is looked for (password database if unset)
+  FLOM_FENCING_TOKEN   set for the command to its lock's fencing token
+                       (--fencing), removed otherwise
 
 See flom(1) and flom.conf(5).
 ";
