@@ -132,3 +132,49 @@ fn framing() {
     assert_eq!(find_message_end(&two[..end - 1], 0), None);
     assert_eq!(find_message_end(two, end - 2), Some(end));
 }
+
+#[test]
+fn fencing_and_status_extensions() {
+    let args = LockRequestArgs {
+        peerid: PEER,
+        name: "R",
+        mode: 5,
+        wait: true,
+        quantity: 1,
+        create: true,
+        lifespan: 0,
+    };
+    let (mut plain, mut fenced) = (String::new(), String::new());
+    encode_lock_request(&mut plain, &args);
+    encode_lock_request_fenced(&mut fenced, &args, true);
+    assert_eq!(fenced, plain.replace("/></msg>", "/><fencing/></msg>"));
+    assert!(!parse_message(plain.as_bytes()).unwrap().fencing_requested);
+    assert!(parse_message(fenced.as_bytes()).unwrap().fencing_requested);
+    let mut a = String::new();
+    encode_lock_answer_fenced(&mut a, 24, PEER, 0, None, Some(42));
+    assert_eq!(a, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"24\"><answer rc=\"0\"/><fencing token=\"42\"/></msg>");
+    assert_eq!(parse_message(a.as_bytes()).unwrap().fencing_token, Some(42));
+    let mut b = String::new();
+    encode_lock_answer_fenced(&mut b, 24, PEER, 0, None, None);
+    let mut c = String::new();
+    encode_lock_answer(&mut c, 24, PEER, 0, None);
+    assert_eq!(b, c);
+    let mut st = String::new();
+    encode_status_request(&mut st, PEER);
+    let m = parse_message(st.as_bytes()).unwrap();
+    assert_eq!(
+        (m.verb, m.status_version, m.shutdown_immediate),
+        (5, Some(1), None)
+    );
+    // A token on a request, or a status element elsewhere, is invalid.
+    assert!(parse_message(
+        fenced
+            .replace("<fencing/>", "<fencing token=\"1\"/>")
+            .as_bytes()
+    )
+    .is_err());
+    assert!(
+        parse_message(b"<msg level=\"3\" verb=\"1\" step=\"8\"><status version=\"1\"/></msg>")
+            .is_err()
+    );
+}
