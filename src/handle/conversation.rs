@@ -262,7 +262,10 @@ pub(super) fn request_status(
     protocol::encode_status_request(&mut out, peerid);
     if stream.write_all(out.as_bytes()).is_err() {
         return Err(match explain_send(config, stream) {
-            Some((rc, Some(why))) => StatusFailure::Failed(rc, why),
+            Some((rc, Some(why))) => {
+                let why = why.strip_prefix("flom: ").unwrap_or(&why).to_string();
+                StatusFailure::Failed(rc, why)
+            }
             _ => StatusFailure::Unsupported,
         });
     }
@@ -309,6 +312,7 @@ pub(super) fn request_status(
             Err(e) => Some(e),
         };
         if let Some((rc, Some(why))) = explain_read(config, stream, error.as_ref(), &buf) {
+            let why = why.strip_prefix("flom: ").unwrap_or(&why).to_string();
             return Err(StatusFailure::Failed(rc, why));
         }
         return Err(if buf.is_empty() {
