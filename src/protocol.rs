@@ -600,9 +600,9 @@ pub fn parse_elements(bytes: &[u8]) -> Result<(i32, i32, Vec<RawElement>), Parse
         }
     }
     let mut elements = Vec::new();
-    while !closed {
+    loop {
         c.skip_ws();
-        if c.eat("</msg>") {
+        if closed || c.eat("</msg>") {
             break;
         }
         if !c.eat("<") || c.eat("/") {
