@@ -116,7 +116,7 @@ _flom()
             --tls-ca-certificate= --tls-check-peer-id= --ignore-signal=
             --signal-list --daemon-trace-file= --command-trace-file=
             --append-trace-file= --quiesce-exit --immediate-exit --unique-id
-            --debug-feature= --strict-fifo --foreground-daemon --service-lifespan= -h -v -V -c -r -o -q -e -i -l -s -d -a -p -A -P -m
+            --debug-feature= --strict-fifo --foreground-daemon --service-lifespan= --status --json --fencing -h -v -V -c -r -o -q -e -i -l -s -d -a -p -A -P -m
             -n -D -I -t -T -x -X --' -- "$cur"))
         [[ ${COMPREPLY-} == *= ]] && compopt -o nospace 2>/dev/null
         return

@@ -67,5 +67,8 @@ complete -c flom -n $opt -l service-lifespan -x -d 'Idle time after which a --fo
 complete -c flom -n $opt -s x -l quiesce-exit -d 'Ask the daemon to exit after the current requests'
 complete -c flom -n $opt -s X -l immediate-exit -d 'Ask the daemon to exit now'
 complete -c flom -n $opt -l unique-id -d 'Print the unique id of this host and exit'
+complete -c flom -n $opt -l status -d "Show the daemon's resources, holders, waiters and incubator"
+complete -c flom -n $opt -l json -d 'With --status: print one JSON document'
+complete -c flom -n $opt -l fencing -d 'Ask for a fencing token (FLOM_FENCING_TOKEN for the command)'
 complete -c flom -n $opt -l debug-feature -x -a 'IPv6.Multicast.Server IPv6.Multicast.Client TLS.Server TLS.Client' -d 'Run a debug helper and exit'
 complete -c flom -n $opt -a '(__fish_complete_command)' -d Command

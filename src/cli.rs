@@ -32,6 +32,8 @@ pub enum Action {
     Run(Vec<String>),
     /// `-x` (quiesce) or `-X` (immediate): ask the daemon to shut down.
     Shutdown { immediate: bool },
+    /// `--status` (`--json`: as one JSON document): show the daemon's state.
+    Status { json: bool },
     /// `--debug-feature=NAME`.
     DebugFeature(String),
     /// `--foreground-daemon`: be the daemon, in the foreground (a service).
@@ -96,7 +98,7 @@ const HELP_OPTIONS: [OptDef; 3] = [
 ];
 
 /// The options that are not settings (the settings are in the option table).
-const ACTIONS: [OptDef; 7] = [
+const ACTIONS: [OptDef; 9] = [
     flag("v", "version", "Print version information and exit"),
     string(
         "c",
@@ -115,13 +117,19 @@ const ACTIONS: [OptDef; 7] = [
         "Ask the daemon to exit after the current requests",
     ),
     flag("X", "immediate-exit", "Ask the daemon to exit now"),
+    flag(
+        "",
+        "status",
+        "Show the daemon's resources, holders, waiters and incubator, and exit",
+    ),
+    flag("", "json", "With --status: print one JSON document"),
     flag("", "unique-id", "Print the unique id of this host and exit"),
     string("", "debug-feature", "NAME", "Run a debug helper and exit"),
 ];
 
 /// The application options in help order, by long name: the actions and
 /// every setting of the option table.
-const HELP_ORDER: [&str; 36] = [
+const HELP_ORDER: [&str; 38] = [
     "version",
     "verbose",
     "config-file",
@@ -156,6 +164,8 @@ const HELP_ORDER: [&str; 36] = [
     "append-trace-file",
     "quiesce-exit",
     "immediate-exit",
+    "status",
+    "json",
     "unique-id",
     "debug-feature",
 ];
@@ -515,7 +525,31 @@ pub fn parse_with(
         });
     }
     let immediate = m.opt_present("immediate-exit");
-    if immediate || m.opt_present("quiesce-exit") {
+    let shutdown = immediate || m.opt_present("quiesce-exit");
+    let status = m.opt_present("status");
+    if m.opt_present("json") && !status {
+        let _ = writeln!(
+            err,
+            "flom: --json goes with --status: use flom --status --json"
+        );
+        return Err(rc::ES_GENERIC_ERROR);
+    }
+    if status && shutdown {
+        let _ = writeln!(
+            err,
+            "flom: --status cannot be combined with -x/-X: ask for one, then the other"
+        );
+        return Err(rc::ES_GENERIC_ERROR);
+    }
+    if status {
+        return Ok(Invocation {
+            config,
+            action: Action::Status {
+                json: m.opt_present("json"),
+            },
+        });
+    }
+    if shutdown {
         return Ok(Invocation {
             config,
             action: Action::Shutdown { immediate },

@@ -1,12 +1,14 @@
 //! The `flom` command as a client of the daemon, built on [`FlomHandle`]:
 //! run a command while holding the lock (its element appended to the
-//! command line, unlock with rollback when it fails), and the `-x`/`-X`
-//! management requests. Messages are printed here, where C FLoM printed them.
+//! command line, its fencing token in the environment, unlock with rollback
+//! when it fails), and the management requests: `-x`/`-X`, and `--status`
+//! (ours). Messages are printed here, where C FLoM printed them.
 
 use crate::config::Config;
 use crate::error::{exit_status, FlomError, Outcome};
 use crate::exec;
 use crate::handle::{FlomHandle, HandleState};
+use crate::report;
 use std::io::{self, Write};
 
 /// Prints `e` and passes it on.
@@ -30,6 +32,12 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
             return Outcome::Failed(e);
         }
     };
+    let token = handle.fencing_token();
+    if config.verbose {
+        if let Some(t) = token {
+            println!("Fencing token is {t}");
+        }
+    }
     let mut argv = command.to_vec();
     if let Some(e) = element {
         if config.verbose {
@@ -38,7 +46,7 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
         argv.push(e);
     }
     let _ = io::stdout().flush();
-    let ran = Outcome::Command(exec::run_command(&argv, &config.ignored_signals));
+    let ran = Outcome::Command(exec::run_command(&argv, &config.ignored_signals, token));
     let rollback = exit_status(&ran) != 0;
     match handle.unlock_sending(rollback) {
         Ok(()) => ran,
@@ -66,5 +74,42 @@ pub fn shutdown(config: &Config, immediate: bool) -> Outcome {
             Outcome::Failed(FlomError::Management { rc })
         }
         Err(e) => Outcome::Failed(FlomError::Management { rc: e.flom_rc() }),
+    }
+}
+
+/// `flom --status [--json]`: print the daemon's resources, holders,
+/// waiters and incubator (a table, or one JSON document). Never starts a
+/// daemon.
+pub fn status(config: &Config, json: bool) -> Outcome {
+    let mut handle = FlomHandle::new(config.clone());
+    match handle.status() {
+        Ok(snapshot) => {
+            let text = if json {
+                report::json(&snapshot)
+            } else {
+                report::table(&snapshot)
+            };
+            let mut out = io::stdout().lock();
+            if out
+                .write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .is_err()
+            {
+                return Outcome::Failed(FlomError::Usage(
+                    "flom: cannot write the status to standard output".into(),
+                ));
+            }
+            Outcome::Done
+        }
+        Err(FlomError::Connect { target, .. }) => {
+            let e = FlomError::Status {
+                rc: crate::rc::CONNECT_ERROR,
+                why: format!(
+                    "no daemon answers at {target} (--status never starts one); check -s, -a or -A"
+                ),
+            };
+            Outcome::Failed(reported(e))
+        }
+        Err(e) => Outcome::Failed(reported(e)),
     }
 }

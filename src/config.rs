@@ -79,6 +79,10 @@ pub struct Config {
     // only) and `--service-lifespan`, [Daemon]/ServiceLifespan.
     pub foreground_daemon: bool,
     pub service_lifespan: i32,
+    // Operator features (OPERATOR_SETTINGS): fencing tokens.
+    /// Ask the daemon for a fencing token with each lock (`--fencing`,
+    /// `[Resource]/Fencing`); the command gets it as FLOM_FENCING_TOKEN.
+    pub fencing: bool,
 }
 
 impl Default for Config {
@@ -117,6 +121,7 @@ impl Default for Config {
             strict_fifo: false,
             foreground_daemon: false,
             service_lifespan: 0,
+            fencing: false,
         };
         for setting in options::all() {
             setting.reset(&mut c);

@@ -41,6 +41,11 @@ pub enum FlomError {
     /// A `-x`/`-X` shutdown request could not be delivered (the `flom`
     /// command reports it with its exit status only, like C FLoM).
     Management { rc: i32 },
+    /// The daemon closed a `--status` request without an answer: it is a
+    /// C FLoM daemon (or one too old), which rejects the request.
+    StatusUnsupported,
+    /// A `--status` request failed: `why` says how.
+    Status { rc: i32, why: String },
     /// A handle call not allowed in the handle's state
     /// (`FLOM_RC_API_INVALID_SEQUENCE`).
     InvalidSequence {
@@ -88,11 +93,13 @@ impl FlomError {
             | FlomError::Lock { rc }
             | FlomError::Unlock { rc }
             | FlomError::Management { rc }
+            | FlomError::Status { rc, .. }
             | FlomError::Tls { rc, .. }
             | FlomError::InvalidSetting { rc, .. } => *rc,
             FlomError::Address(AddressError::Unresolved(_)) => rc::GETADDRINFO_ERROR,
             FlomError::Address(_) => rc::INVALID_IPV6_NETWORK_INTERFACE,
             FlomError::DiscoverySend { .. } => rc::SENDTO_ERROR,
+            FlomError::StatusUnsupported => rc::PROTOCOL_ERROR,
             FlomError::InvalidSequence { .. } => rc::API_INVALID_SEQUENCE,
             FlomError::ImmutableHandle { .. } => rc::API_IMMUTABLE_HANDLE,
             FlomError::InvalidOptions | FlomError::NoCommand | FlomError::Usage(_) => {
@@ -133,6 +140,10 @@ impl fmt::Display for FlomError {
                 "flom: the shutdown request could not be delivered: ret_cod={rc} ({})",
                 rc::strerror(*rc)
             ),
+            FlomError::StatusUnsupported => f.write_str(
+                "flom: this daemon does not support --status (a C FLoM daemon shows its state in its VFS, -m DIR)",
+            ),
+            FlomError::Status { why, .. } => write!(f, "flom: the status request failed: {why}"),
             FlomError::InvalidSequence { call, state } => write!(
                 f,
                 "flom: {call} is not allowed while the handle is {state} ({})",

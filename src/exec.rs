@@ -54,8 +54,13 @@ pub enum Ending {
     Unknown,
 }
 
-/// Runs `argv` (argv[0] looked up in PATH) and waits for it.
-pub fn run_command(argv: &[String], ignored: &[i32]) -> Ending {
+/// The variable that gives the command its lock's fencing token.
+pub const FENCING_TOKEN_VAR: &str = "FLOM_FENCING_TOKEN";
+
+/// Runs `argv` (argv[0] looked up in PATH) and waits for it; with a fencing
+/// token the command finds it in FLOM_FENCING_TOKEN, which is otherwise
+/// unset (never inherited from an outer flom).
+pub fn run_command(argv: &[String], ignored: &[i32], fencing_token: Option<u64>) -> Ending {
     let forwarded: Vec<i32> = FORWARDED
         .iter()
         .copied()
@@ -70,7 +75,13 @@ pub fn run_command(argv: &[String], ignored: &[i32]) -> Ending {
             set_disposition(sig, forward_signal as extern "C" fn(libc::c_int) as usize),
         ));
     }
-    let child = Command::new(&argv[0]).args(&argv[1..]).spawn();
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    match fencing_token {
+        Some(t) => command.env(FENCING_TOKEN_VAR, t.to_string()),
+        None => command.env_remove(FENCING_TOKEN_VAR),
+    };
+    let child = command.spawn();
     let child = match child {
         Ok(c) => c,
         Err(e) => {

@@ -31,6 +31,8 @@ Environment:
   LISTEN_PID, LISTEN_FDS  socket activation of --foreground-daemon: the
                        listening sockets passed from descriptor 3 on
   NOTIFY_SOCKET        where --foreground-daemon sends READY=1, STOPPING=1
+  FLOM_FENCING_TOKEN   set for the command to its lock's fencing token
+                       (--fencing), removed otherwise
 
 See flom(1) and flom.conf(5).
 ";

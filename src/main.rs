@@ -35,6 +35,7 @@ fn invocation() -> Outcome {
         Action::Run(command) => client::run(&inv.config, &command),
         Action::Shutdown { immediate } => client::shutdown(&inv.config, immediate),
         Action::ForegroundDaemon => flom::daemon::run_service(&inv.config),
+        Action::Status { json } => client::status(&inv.config, json),
         Action::DebugFeature(name) => {
             Outcome::SelfCheck(flom::debug_feature::run(&inv.config, &name) == 0)
         }

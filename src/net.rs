@@ -34,6 +34,18 @@ impl Stream {
         }
     }
 
+    /// The process and user id of a UNIX-socket peer (SO_PEERCRED, as
+    /// they were when it connected); None for TCP.
+    pub fn peer_credentials(&self) -> Option<(i32, u32)> {
+        use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+        match self {
+            Stream::Unix(s) => getsockopt(s.as_raw_fd(), PeerCredentials)
+                .ok()
+                .map(|c| (c.pid(), c.uid())),
+            Stream::Tcp(_) => None,
+        }
+    }
+
     /// The VFS `peer_name` of the peer: `localhost/` for UNIX sockets,
     /// `HOST/PORT` (numeric) for TCP.
     pub fn peer_name(&self) -> String {

@@ -383,15 +383,27 @@ static EXTENSIONS: [&[Setting]; 4] = [
 static SECURITY_SETTINGS: &[Setting] = &[];
 
 /// Operator features: status, fencing, queue fairness.
-static OPERATOR_SETTINGS: &[Setting] = &[setting(
-    "",
-    "strict-fifo",
-    "",
-    "Daemon grants strictly in arrival order (no passing queued requests)",
-    ("Daemon", "StrictFifo"),
-    Kind::Switch(slot!(strict_fifo)),
-    CLine::None,
-)];
+static OPERATOR_SETTINGS: &[Setting] = &[
+    setting(
+        "",
+        "strict-fifo",
+        "",
+        "Daemon grants strictly in arrival order (no passing queued requests)",
+        ("Daemon", "StrictFifo"),
+        Kind::Switch(slot!(strict_fifo)),
+        CLine::None,
+    ),
+    Setting {
+        short: "",
+        long: "fencing",
+        hint: "",
+        help: "Ask for a fencing token: the command gets it as FLOM_FENCING_TOKEN",
+        group: "Resource",
+        key: "Fencing",
+        kind: Kind::Switch(slot!(fencing)),
+        c_line: CLine::None,
+    },
+];
 
 /// Running as a service (systemd).
 static SERVICE_SETTINGS: &[Setting] = &[

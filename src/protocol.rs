@@ -126,6 +126,14 @@ pub struct LockRequestArgs<'a> {
 /// Lock request (verb 1, step 8). The attributes sent depend on the type the
 /// name has, exactly as C FLoM lays them out.
 pub fn encode_lock_request(out: &mut String, a: &LockRequestArgs) {
+    encode_lock_request_fenced(out, a, false);
+}
+
+/// A lock request that may ask for a fencing token (our extension,
+/// `--fencing`): `fencing` adds an empty `<fencing/>` element, which C
+/// FLoM's parser ignores (an unknown element without attributes); without
+/// it the bytes are C's exactly.
+pub fn encode_lock_request_fenced(out: &mut String, a: &LockRequestArgs, fencing: bool) {
     header(out, VERB_LOCK, STEP_REQUEST);
     let _ = write!(out, "<session peerid=\"{}\"/><resource name=\"", a.peerid);
     base64_encode_into(a.name.as_bytes(), out);
@@ -144,11 +152,11 @@ pub fn encode_lock_request(out: &mut String, a: &LockRequestArgs) {
             let _ = write!(out, " wait=\"{wait}\"");
         }
     }
-    let _ = write!(
-        out,
-        " create=\"{create}\" lifespan=\"{}\"/></msg>",
-        a.lifespan
-    );
+    let _ = write!(out, " create=\"{create}\" lifespan=\"{}\"/>", a.lifespan);
+    if fencing {
+        out.push_str("<fencing/>");
+    }
+    out.push_str("</msg>");
 }
 
 /// Lock answer (verb 1). Step 16 carries the daemon's session element.
@@ -159,6 +167,20 @@ pub fn encode_lock_answer(
     rc: i32,
     element: Option<&str>,
 ) {
+    encode_lock_answer_fenced(out, step, peerid, rc, element, None);
+}
+
+/// A lock answer; a grant to a client that asked for fencing carries
+/// `<fencing token="N"/>` after the answer (never sent to one that did not
+/// ask, so a C client sees C's bytes).
+pub fn encode_lock_answer_fenced(
+    out: &mut String,
+    step: i32,
+    peerid: &str,
+    rc: i32,
+    element: Option<&str>,
+    fencing_token: Option<u64>,
+) {
     header(out, VERB_LOCK, step);
     if step == STEP_FIRST_ANSWER {
         let _ = write!(out, "<session peerid=\"{peerid}\"/>");
@@ -167,7 +189,11 @@ pub fn encode_lock_answer(
     if let Some(e) = element {
         let _ = write!(out, " element=\"{e}\"");
     }
-    out.push_str("/></msg>");
+    out.push_str("/>");
+    if let Some(token) = fencing_token {
+        let _ = write!(out, "<fencing token=\"{token}\"/>");
+    }
+    out.push_str("</msg>");
 }
 
 /// Unlock (verb 2, step 8); never answered.
@@ -203,6 +229,21 @@ pub fn encode_management(out: &mut String, peerid: &str, immediate: bool) {
     );
 }
 
+/// Management (verb 5, step 8): status request (our extension, `--status`).
+/// Its `<status version="1"/>` element has an attribute, so a C daemon
+/// finds the message invalid and closes the connection without an answer
+/// (a management message without a known action would make it exit).
+pub fn encode_status_request(out: &mut String, peerid: &str) {
+    header(out, VERB_MNGMNT, STEP_REQUEST);
+    let _ = write!(
+        out,
+        "<session peerid=\"{peerid}\"/><status version=\"{STATUS_VERSION}\"/></msg>"
+    );
+}
+
+/// The version of the status answer's layout (see `snapshot`).
+pub const STATUS_VERSION: u32 = 1;
+
 /// Ping (verb 3): defined by the protocol, never sent by C FLoM.
 pub fn encode_ping(out: &mut String, step: i32) {
     header(out, VERB_PING, step);
@@ -221,6 +262,12 @@ pub struct Message {
     pub answer: Option<AnswerElem>,
     pub network: Option<NetworkElem>,
     pub shutdown_immediate: Option<bool>,
+    /// A lock request carried `<fencing/>` (our extension).
+    pub fencing_requested: bool,
+    /// A lock answer carried `<fencing token="N"/>` (our extension).
+    pub fencing_token: Option<u64>,
+    /// A management request carried `<status version="V"/>` (our extension).
+    pub status_version: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -497,6 +544,25 @@ fn element(msg: &mut Message, tag: &str, attrs: &[(&str, &str)]) -> Result<(), P
             }
             msg.shutdown_immediate = Some(imm);
         }
+        "fencing" if is(VERB_LOCK, STEP_REQUEST) && attrs.is_empty() => {
+            msg.fencing_requested = true;
+        }
+        "fencing" if verb == VERB_LOCK && step > STEP_REQUEST => {
+            for &(k, v) in attrs {
+                match (k, v.parse::<u64>()) {
+                    ("token", Ok(t)) => msg.fencing_token = Some(t),
+                    _ => return Err(ParseError::Invalid),
+                }
+            }
+        }
+        "status" if is(VERB_MNGMNT, STEP_REQUEST) => {
+            for &(k, v) in attrs {
+                match (k, v.parse::<u32>()) {
+                    ("version", Ok(n)) => msg.status_version = Some(n),
+                    _ => return Err(ParseError::Invalid),
+                }
+            }
+        }
         _ => {
             if !attrs.is_empty() {
                 return Err(ParseError::Invalid);
@@ -504,6 +570,57 @@ fn element(msg: &mut Message, tag: &str, attrs: &[(&str, &str)]) -> Result<(), P
         }
     }
     Ok(())
+}
+
+/// One element of a message: its tag and attributes (values as sent).
+pub type RawElement = (String, Vec<(String, String)>);
+
+/// The verb, step and elements of one complete message, whatever its
+/// elements are (the status answer's are read by `snapshot`).
+pub fn parse_elements(bytes: &[u8]) -> Result<(i32, i32, Vec<RawElement>), ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::Invalid)?;
+    let mut c = Cursor { s: text, pos: 0 };
+    c.skip_ws();
+    if c.eat("<?") {
+        let end = c.s[c.pos..].find("?>").ok_or(ParseError::Invalid)?;
+        c.pos += end + 2;
+    }
+    c.skip_ws();
+    if !c.eat("<msg") {
+        return Err(ParseError::Invalid);
+    }
+    let (attrs, closed) = c.attributes().ok_or(ParseError::Invalid)?;
+    let (mut verb, mut step) = (0, 0);
+    for (k, v) in attrs {
+        match k {
+            "level" if lenient_int(v) != i64::from(LEVEL) => return Err(ParseError::LevelMismatch),
+            "verb" => verb = lenient_int(v) as i32,
+            "step" => step = lenient_int(v) as i32,
+            _ => {}
+        }
+    }
+    let mut elements = Vec::new();
+    loop {
+        c.skip_ws();
+        if closed || c.eat("</msg>") {
+            break;
+        }
+        if !c.eat("<") || c.eat("/") {
+            return Err(ParseError::Invalid);
+        }
+        let tag = c.name().ok_or(ParseError::Invalid)?;
+        let (attrs, self_closing) = c.attributes().ok_or(ParseError::Invalid)?;
+        if !self_closing {
+            return Err(ParseError::Invalid);
+        }
+        let attrs = attrs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        elements.push((tag.to_string(), attrs));
+    }
+    finish(c, Message::default())?;
+    Ok((verb, step, elements))
 }
 
 // ---------------------------------------------------------------- framing
@@ -520,133 +637,5 @@ pub fn find_message_end(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PEER: &str = "3d1219c7c4c5404aaa1f6d2a48adfda4";
-
-    #[test]
-    fn base64_roundtrip() {
-        assert_eq!(base64_encode(b"_RESOURCE"), "X1JFU09VUkNF");
-        assert_eq!(base64_encode(b"pool[3]"), "cG9vbFszXQ==");
-        assert_eq!(base64_encode(b"idle"), "aWRsZQ==");
-        assert_eq!(base64_encode(b"incub"), "aW5jdWI=");
-        for s in ["", "a", "ab", "abc", "abcd", "red.green.blue"] {
-            assert_eq!(
-                base64_decode(&base64_encode(s.as_bytes())).unwrap(),
-                s.as_bytes()
-            );
-        }
-        assert_eq!(base64_decode("X1JF=09V"), None);
-        assert_eq!(base64_decode("abc"), None);
-        assert_eq!(base64_decode("ab$d"), None);
-    }
-
-    #[test]
-    fn encode_matches_c_bytes() {
-        let mut s = String::new();
-        encode_lock_request(
-            &mut s,
-            &LockRequestArgs {
-                peerid: PEER,
-                name: "_RESOURCE",
-                mode: 5,
-                wait: true,
-                quantity: 1,
-                create: true,
-                lifespan: 0,
-            },
-        );
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"3d1219c7c4c5404aaa1f6d2a48adfda4\"/><resource name=\"X1JFU09VUkNF\" mode=\"5\" wait=\"1\" create=\"1\" lifespan=\"0\"/></msg>");
-        s.clear();
-        encode_lock_request(
-            &mut s,
-            &LockRequestArgs {
-                peerid: PEER,
-                name: "foo[3]",
-                mode: 5,
-                wait: true,
-                quantity: 2,
-                create: true,
-                lifespan: 0,
-            },
-        );
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"3d1219c7c4c5404aaa1f6d2a48adfda4\"/><resource name=\"Zm9vWzNd\" wait=\"1\" quantity=\"2\" create=\"1\" lifespan=\"0\"/></msg>");
-        s.clear();
-        encode_lock_answer(&mut s, 16, PEER, 0, Some("red"));
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"16\"><session peerid=\"3d1219c7c4c5404aaa1f6d2a48adfda4\"/><answer rc=\"0\" element=\"red\"/></msg>");
-        s.clear();
-        encode_lock_answer(&mut s, 24, PEER, 0, None);
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"24\"><answer rc=\"0\"/></msg>");
-        s.clear();
-        encode_unlock(&mut s, "_RESOURCE", false);
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"2\" step=\"8\"><resource name=\"X1JFU09VUkNF\" rollback=\"0\" /></msg>");
-        s.clear();
-        encode_management(&mut s, PEER, false);
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"5\" step=\"8\"><session peerid=\"3d1219c7c4c5404aaa1f6d2a48adfda4\"/><shutdown immediate=\"0\"/></msg>");
-        s.clear();
-        encode_discover(&mut s);
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"4\" step=\"8\"></msg>");
-        s.clear();
-        encode_discover_reply(&mut s, "", 36033);
-        assert_eq!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"4\" step=\"16\"><network address=\"\" port=\"36033\"/></msg>");
-    }
-
-    #[test]
-    fn parse_roundtrip_and_rules() {
-        let m = parse_message(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"8\"><session peerid=\"x\"/><resource name=\"X1JFU09VUkNF\" mode=\"3\" wait=\"1\" create=\"0\" lifespan=\"2000\"/></msg>").unwrap();
-        assert_eq!((m.verb, m.step), (1, 8));
-        let r = m.resource.unwrap();
-        assert_eq!(
-            (r.name.as_str(), r.mode, r.wait, r.create, r.lifespan),
-            ("_RESOURCE", 3, true, false, 2000)
-        );
-        // level absent is accepted, level 2 is a mismatch
-        assert!(parse_message(b"<msg verb=\"4\" step=\"8\"></msg>").is_ok());
-        assert_eq!(
-            parse_message(b"<msg level=\"2\" verb=\"4\" step=\"8\"></msg>"),
-            Err(ParseError::LevelMismatch)
-        );
-        // rollback on a lock is invalid, mode on an unlock is invalid
-        assert!(parse_message(b"<msg level=\"3\" verb=\"1\" step=\"8\"><resource name=\"YQ==\" rollback=\"1\"/></msg>").is_err());
-        assert!(parse_message(
-            b"<msg level=\"3\" verb=\"2\" step=\"8\"><resource name=\"YQ==\" mode=\"1\" /></msg>"
-        )
-        .is_err());
-        // unknown element without attributes ignored, with attributes invalid
-        assert!(parse_message(b"<msg level=\"3\" verb=\"4\" step=\"8\"><foo/></msg>").is_ok());
-        assert!(
-            parse_message(b"<msg level=\"3\" verb=\"4\" step=\"8\"><foo a=\"1\"/></msg>").is_err()
-        );
-        // invalid base64
-        assert!(parse_message(
-            b"<msg level=\"3\" verb=\"1\" step=\"8\"><resource name=\"Y\"/></msg>"
-        )
-        .is_err());
-        // garbage
-        assert!(parse_message(b"hello</msg>").is_err());
-        assert!(parse_message(b"\xff\xfe</msg>").is_err());
-        let a = parse_message(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"24\"><answer rc=\"0\" element=\"ts.11/22/26.09:44:51\"/></msg>").unwrap();
-        assert_eq!(
-            a.answer.unwrap().element.as_deref(),
-            Some("ts.11/22/26.09:44:51")
-        );
-        let d = parse_message(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"4\" step=\"16\"><network address=\"127.0.0.1\" port=\"29113\"/></msg>").unwrap();
-        assert_eq!(
-            d.network.unwrap(),
-            NetworkElem {
-                address: "127.0.0.1".into(),
-                port: 29113
-            }
-        );
-    }
-
-    #[test]
-    fn framing() {
-        let two = b"<msg verb=\"4\" step=\"8\"></msg><msg verb=\"4\" step=\"8\"></msg>";
-        let end = find_message_end(two, 0).unwrap();
-        assert_eq!(&two[..end], b"<msg verb=\"4\" step=\"8\"></msg>");
-        assert_eq!(find_message_end(&two[..end - 1], 0), None);
-        assert_eq!(find_message_end(two, end - 2), Some(end));
-    }
-}
+#[path = "protocol_tests.rs"]
+mod tests;

@@ -344,6 +344,57 @@ fn shutdown_requests_over_tls() {
     });
 }
 
+/// `--status` and `--fencing` (our extensions) over TLS; a status request
+/// whose id fails the daemon's check is dropped with a sentence.
+#[test]
+fn status_and_fencing_over_tls() {
+    both(|via| {
+        let s = Site::new(&format!("tlsstatus{via:?}"), via);
+        let p1 = with_check(tls(&s.pki.peer1, &s.pki.ca1));
+        s.start_daemon(&p1);
+        let shown = |token: &str| {
+            let out = s.flom(&p1, &["--status", "--json"]);
+            out.expect_code(0).expect_stderr("");
+            out.stdout.contains(token)
+        };
+        assert!(shown("\"warmup\"") || shown("\"resources\": []"));
+        let out = s.flom(
+            &p1,
+            &[
+                "--fencing",
+                "-r",
+                "tlsres",
+                "--",
+                "sh",
+                "-c",
+                "echo \"[${FLOM_FENCING_TOKEN-unset}]\"",
+            ],
+        );
+        out.expect_code(0);
+        assert!(
+            out.stdout
+                .trim()
+                .trim_matches(['[', ']'])
+                .parse::<u64>()
+                .is_ok(),
+            "{}",
+            out.describe()
+        );
+        assert!(shown("\"tlsres\""));
+        let out = s.flom(&tls(&s.pki.wrong_cn, &s.pki.ca1), &["--status"]);
+        out.expect_code(99).expect_stdout("");
+        expect_flom_sentence(&out, "without answering");
+        assert!(
+            out.stderr
+                .starts_with("flom: the status request failed: the daemon closed"),
+            "{}",
+            out.describe()
+        );
+        s.flom(&p1, &["-X"]).expect_code(0);
+        s.wait_no_daemon();
+    });
+}
+
 // ------------------------------------------------------------ stalled handshake
 
 /// A raw connection to the site's daemon.

@@ -24,6 +24,9 @@ pub struct Conn {
     /// The VFS uid of the connection.
     pub uid: u64,
     pub phase: Phase,
+    /// Its lock request asked for a fencing token (our extension): only
+    /// then does a grant carry one.
+    pub fencing: bool,
     rbuf: Vec<u8>,
     /// How much of `rbuf` is known to hold no complete message.
     scanned: usize,
@@ -81,6 +84,7 @@ impl Conn {
             stream,
             uid,
             phase: Phase::New,
+            fencing: false,
             rbuf: Vec::new(),
             scanned: 0,
             wbuf: Vec::new(),

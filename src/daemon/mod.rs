@@ -344,6 +344,9 @@ impl Daemon {
                 }
             }
         }
+        if msg.verb == protocol::VERB_LOCK && msg.fencing_requested {
+            conn.fencing = true;
+        }
         let stream = &conn.stream;
         let peer_name = || stream.peer_name();
         let client = Client {
@@ -364,6 +367,7 @@ impl Daemon {
         self.actions = actions;
         match control {
             Control::None => {}
+            Control::Status => self.answer_status(id, now),
             Control::Shutdown { immediate: true } => {
                 crate::syslog::notice("FLM007N immediate shutdown requested");
                 self.stop = true;
@@ -406,8 +410,54 @@ impl Daemon {
             );
             return;
         };
+        let token = if code == crate::rc::OK && conn.fencing {
+            self.store.fencing_token(id as u32)
+        } else {
+            None
+        };
         self.out.clear();
-        protocol::encode_lock_answer(&mut self.out, step, &self.peerid, code, element);
+        protocol::encode_lock_answer_fenced(
+            &mut self.out,
+            step,
+            &self.peerid,
+            code,
+            element,
+            token,
+        );
+        self.send_out(id);
+    }
+
+    /// The status answer to connection `id`: the store's snapshot with
+    /// each connection's peer.
+    fn answer_status(&mut self, id: usize, now: Now) {
+        let mut snapshot = self.store.snapshot(now);
+        snapshot.daemon_id = self.peerid.clone();
+        for peer in snapshot.peers_mut() {
+            let Some(socket) = self
+                .conns
+                .get(peer.conn as usize)
+                .and_then(|c| c.stream.socket())
+            else {
+                continue;
+            };
+            peer.address = socket.peer_name();
+            if let Some((pid, uid)) = socket.peer_credentials() {
+                (peer.pid, peer.uid) = (Some(pid), Some(uid));
+            }
+        }
+        self.out.clear();
+        crate::snapshot::encode_answer(&mut self.out, &snapshot);
+        self.send_out(id);
+        if self.out.capacity() > 1 << 16 {
+            self.out = String::with_capacity(256);
+        }
+    }
+
+    /// Sends what `self.out` holds to connection `id`.
+    fn send_out(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
         match conn.send(self.out.as_bytes()) {
             Sent::Done => {}
             Sent::Queued => self.watch(id, READABLE | WRITABLE),

@@ -1,5 +1,5 @@
 //! Routing: turns one parsed client message into a lock-store event (lock,
-//! unlock) or a daemon control (shutdown), after checking that it fits where
+//! unlock) or a daemon control (shutdown, status), after checking that it fits where
 //! the connection is in its conversation. Anything that does not fit costs
 //! that connection only (an `Action::Close`). No sockets here.
 
@@ -18,6 +18,8 @@ pub enum Control {
     Shutdown {
         immediate: bool,
     },
+    /// A status request (our extension): answer with a snapshot.
+    Status,
 }
 
 /// Routes `msg` from `client`, whose connection is at `phase`.
@@ -54,6 +56,14 @@ pub fn route(
                 Err(Refusal::Drop) => out.push(Action::Close { conn }),
             }
             Control::None
+        }
+        (protocol::VERB_MNGMNT, protocol::STEP_REQUEST)
+            if fresh && msg.status_version.is_some() =>
+        {
+            *phase = Phase::Requested;
+            crate::trace!(crate::trace::DAEMON_MNGMNT, "status request");
+            // Answered by the daemon; the client closes when it has read it.
+            Control::Status
         }
         (protocol::VERB_MNGMNT, protocol::STEP_REQUEST) if fresh => {
             *phase = Phase::Requested;

@@ -192,3 +192,16 @@ fn create_no_waits_in_the_incubator_until_a_creator_comes() {
         [Action::Close { conn: 3 }]
     );
 }
+
+#[test]
+fn a_status_request_is_answered_by_the_daemon() {
+    let mut f = Fixture::new();
+    let mut m = message(protocol::VERB_MNGMNT, None);
+    m.status_version = Some(1);
+    assert_eq!(f.route(1, m.clone()), (Control::Status, vec![]));
+    // Not as a second message.
+    assert_eq!(
+        f.route(1, m),
+        (Control::None, vec![Action::Close { conn: 1 }])
+    );
+}

@@ -1,6 +1,7 @@
 //! The client's side of one connection to the daemon: the lock request and
 //! its answers, the unlock, the management (shutdown) request, and the
-//! graceful disconnect, byte-compatible with C FLoM's client; over TLS, the
+//! graceful disconnect, byte-compatible with C FLoM's client; our
+//! extensions, the status request and the fencing token of a grant; over TLS, the
 //! peer-id check of the daemon's answer and the explanation of a failure
 //! the TLS library saw (see the TLS section).
 
@@ -9,6 +10,7 @@ use crate::error::FlomError;
 use crate::net;
 use crate::protocol::{self, LockRequestArgs, Message};
 use crate::rc;
+use crate::snapshot::{self, Snapshot};
 use crate::tls::{self, Role, Transport};
 use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
@@ -18,6 +20,14 @@ use std::time::{Duration, Instant};
 const DISCONNECT_WAIT_MS: i32 = 5000;
 /// How long a management request waits for any reply.
 const MANAGEMENT_WAIT_MS: i32 = 1000;
+/// How long a status request waits for the whole answer.
+const STATUS_WAIT_MS: u64 = 10_000;
+/// Largest status answer a client takes (a daemon with a million holders).
+const STATUS_MAX_ANSWER: usize = 256 << 20;
+
+/// A granted lock: its element and, when asked and the daemon gave one,
+/// its fencing token.
+pub(super) type Granted = (Option<String>, Option<u64>);
 
 /// Why a lock conversation did not grant the lock.
 #[derive(Debug)]
@@ -111,19 +121,20 @@ fn receive(
 }
 
 /// Sends the lock request of `config` on `stream` and waits for the outcome:
-/// the locked element (if the resource has one) when granted.
+/// the locked element (if the resource has one) and the fencing token (if
+/// asked, and the daemon is ours) when granted.
 pub(super) fn lock(
     stream: &mut Transport,
     config: &Config,
     peerid: &str,
-) -> Result<Option<String>, LockFailure> {
+) -> Result<Granted, LockFailure> {
     let broken = |rc| LockFailure::Broken {
         rc,
         retryable: false,
         why: None,
     };
     let mut out = String::with_capacity(256);
-    protocol::encode_lock_request(
+    protocol::encode_lock_request_fenced(
         &mut out,
         &LockRequestArgs {
             peerid,
@@ -134,6 +145,7 @@ pub(super) fn lock(
             create: config.resource_create,
             lifespan: i64::from(config.resource_idle_lifespan),
         },
+        config.fencing,
     );
     if stream.write_all(out.as_bytes()).is_err() {
         return Err(match explain_send(config, stream) {
@@ -193,7 +205,7 @@ pub(super) fn lock(
         };
         first = false;
         return match answer.rc {
-            rc::OK => Ok(answer.element),
+            rc::OK => Ok((answer.element, msg.fencing_token.filter(|_| config.fencing))),
             rc::LOCK_ENQUEUED | rc::LOCK_WAIT_RESOURCE => continue,
             rc::LOCK_BUSY => Err(LockFailure::Refused(FlomError::LockBusy)),
             rc::LOCK_CANT_WAIT => Err(LockFailure::Refused(FlomError::LockCantWait)),
@@ -229,6 +241,90 @@ pub(super) fn request_shutdown(
     }
     let _ = net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS);
     Ok(())
+}
+
+/// Why a status request got no snapshot.
+pub(super) enum StatusFailure {
+    /// The daemon closed without a byte: it does not know the request.
+    Unsupported,
+    Failed(i32, String),
+}
+
+/// Sends a status request and reads the whole answer (bounded in time and
+/// size). A daemon that closes without answering does not support it (a C
+/// daemon finds the request invalid and closes).
+pub(super) fn request_status(
+    config: &Config,
+    stream: &mut Transport,
+    peerid: &str,
+) -> Result<Snapshot, StatusFailure> {
+    let failed = |rc, why: &str| StatusFailure::Failed(rc, why.to_string());
+    let mut out = String::with_capacity(200);
+    protocol::encode_status_request(&mut out, peerid);
+    if stream.write_all(out.as_bytes()).is_err() {
+        return Err(match explain_send(config, stream) {
+            Some((rc, Some(why))) => {
+                let why = why.strip_prefix("flom: ").unwrap_or(&why).to_string();
+                StatusFailure::Failed(rc, why)
+            }
+            _ => StatusFailure::Unsupported,
+        });
+    }
+    let deadline = Instant::now() + Duration::from_millis(STATUS_WAIT_MS);
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        if let Some(end) = protocol::find_message_end(&buf, buf.len().saturating_sub(chunk.len())) {
+            return snapshot::decode_answer(&buf[..end]).map_err(|_| {
+                failed(
+                    rc::PROTOCOL_ERROR,
+                    "the daemon's answer is not a status answer this flom understands",
+                )
+            });
+        }
+        if buf.len() > STATUS_MAX_ANSWER {
+            return Err(failed(
+                rc::BUFFER_OVERFLOW,
+                "the daemon's answer is too long",
+            ));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(failed(
+                rc::NETWORK_TIMEOUT,
+                "the daemon did not answer within 10 seconds",
+            ));
+        }
+        if stream.pending() == 0 {
+            match net::wait_readable(stream.as_raw_fd(), left.as_millis().max(1) as i32) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return Err(failed(rc::RECV_ERROR, "waiting for the answer failed")),
+            }
+        }
+        let error = match stream.read(&mut chunk) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A daemon that closes with our request unread resets the connection.
+            Err(e) => Some(e),
+        };
+        if let Some((rc, Some(why))) = explain_read(config, stream, error.as_ref(), &buf) {
+            let why = why.strip_prefix("flom: ").unwrap_or(&why).to_string();
+            return Err(StatusFailure::Failed(rc, why));
+        }
+        return Err(if buf.is_empty() {
+            StatusFailure::Unsupported
+        } else {
+            failed(
+                rc::RECV_ERROR,
+                "the daemon closed the connection in the middle of its answer",
+            )
+        });
+    }
 }
 
 /// Half-closes, waits (bounded) for the daemon to close, closes.

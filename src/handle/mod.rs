@@ -11,8 +11,9 @@ mod settings;
 
 use crate::config::Config;
 use crate::error::FlomError;
+use crate::snapshot::Snapshot;
 use crate::tls::{self, Role, TlsContext, TlsFiles, Transport};
-use conversation::LockFailure;
+use conversation::{LockFailure, StatusFailure};
 use std::fmt;
 
 /// The states of a handle, numbered like C's `flom_handle_state_t`.
@@ -84,6 +85,8 @@ pub struct FlomHandle {
     state: HandleState,
     conn: Option<Transport>,
     locked_element: Option<String>,
+    /// The fencing token of the current lock (`--fencing`, our daemon only).
+    fencing_token: Option<u64>,
     /// The TLS context of the last connection, and the files it came from.
     tls: Option<(TlsFiles, TlsContext)>,
 }
@@ -99,6 +102,7 @@ impl FlomHandle {
             state: HandleState::Init,
             conn: None,
             locked_element: None,
+            fencing_token: None,
             tls: None,
         }
     }
@@ -116,6 +120,12 @@ impl FlomHandle {
     /// timestamp), if the resource has one.
     pub fn locked_element(&self) -> Option<&str> {
         self.locked_element.as_deref()
+    }
+
+    /// The fencing token of the current lock: set when the settings ask
+    /// for fencing and the daemon gave one (a C FLoM daemon never does).
+    pub fn fencing_token(&self) -> Option<u64> {
+        self.fencing_token
     }
 
     fn invalid(&self, call: &'static str) -> FlomError {
@@ -188,8 +198,9 @@ impl FlomHandle {
         loop {
             let stream = self.conn.as_mut().expect("connected");
             match conversation::lock(stream, &self.config, &self.peerid) {
-                Ok(element) => {
+                Ok((element, token)) => {
                     self.locked_element = element;
+                    self.fencing_token = token;
                     self.state = HandleState::Locked;
                     return Ok(self.locked_element.as_deref());
                 }
@@ -245,6 +256,7 @@ impl FlomHandle {
         let stream = self.conn.take();
         self.state = HandleState::Disconnected;
         self.locked_element = None;
+        self.fencing_token = None;
         let Some(mut stream) = stream else {
             return Ok(());
         };
@@ -288,6 +300,25 @@ impl FlomHandle {
         })?;
         conversation::graceful_disconnect(stream);
         Ok(())
+    }
+
+    /// Asks the daemon for a snapshot of its state (`flom --status`), then
+    /// disconnects. Never starts a daemon.
+    pub fn status(&mut self) -> Result<Snapshot, FlomError> {
+        match self.state {
+            HandleState::Init | HandleState::Disconnected => {}
+            _ => return Err(self.invalid("status")),
+        }
+        let mut stream = self.open(false)?;
+        self.state = HandleState::Disconnected;
+        match conversation::request_status(&self.config, &mut stream, &self.peerid) {
+            Ok(snapshot) => {
+                conversation::graceful_disconnect(stream);
+                Ok(snapshot)
+            }
+            Err(StatusFailure::Unsupported) => Err(FlomError::StatusUnsupported),
+            Err(StatusFailure::Failed(rc, why)) => Err(FlomError::Status { rc, why }),
+        }
     }
 
     #[cfg(test)]

@@ -75,7 +75,7 @@ pub fn format_value(format: &str, micros: i64) -> String {
     strftime_local(&fmt, secs)
 }
 
-fn strftime_local(format: &str, secs: i64) -> String {
+pub(crate) fn strftime_local(format: &str, secs: i64) -> String {
     let Ok(cfmt) = CString::new(format) else {
         return String::new();
     };

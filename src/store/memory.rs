@@ -1,6 +1,8 @@
 //! The in-memory lock store: a slab of lockers found by routing key, the
 //! incubator of create=no requests waiting for their resource, one timer
-//! heap (idle expiry, timestamp grains) and the VFS status-table updates.
+//! heap (idle expiry, timestamp grains), the VFS status-table updates, the
+//! fencing counters (one per locker, above every token granted before it
+//! was created) and the `--status` snapshot.
 
 use super::{Action, Client, LockRequest, LockStore, Now, Uids};
 use crate::locker::{ConnId, EventWall, Grant, Locker, Outcome, QueueOrder, Request};
@@ -8,10 +10,11 @@ use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
 use crate::rc;
 use crate::resource;
 use crate::slab::Slab;
+use crate::snapshot::{Entry, Incubated, Peer, ResourceState, Snapshot};
 use crate::status::Status;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Grace added to a locker's idle lifespan (see `LockerEntry::idle_life`).
 const LOCKER_IDLE_GRACE_MS: u64 = 1000;
@@ -29,6 +32,9 @@ struct LockerEntry {
     expiry_pending: bool,
     /// The pending wake-up (timestamp grain), if any.
     wake_at: Option<Instant>,
+    /// The last fencing token of this resource (a new locker starts from
+    /// the highest token the store ever granted).
+    fence: u64,
 }
 
 impl LockerEntry {
@@ -79,6 +85,10 @@ enum Place {
 struct ClientEntry {
     uid: u64,
     place: Place,
+    /// Since when it waits (arrival) or holds (grant), for `--status`.
+    since: SystemTime,
+    /// The fencing token of its grant, while it holds.
+    token: Option<u64>,
 }
 
 pub struct MemoryStore {
@@ -96,6 +106,10 @@ pub struct MemoryStore {
     status: Option<Status>,
     /// How every locker weighs new requests against queued ones.
     queue_order: QueueOrder,
+    /// The highest fencing token granted so far, by any locker.
+    fence_high: u64,
+    /// The wall time of the event being handled.
+    event_wall: SystemTime,
 }
 
 impl MemoryStore {
@@ -112,6 +126,8 @@ impl MemoryStore {
             grants: Vec::new(),
             status,
             queue_order: QueueOrder::default(),
+            fence_high: 0,
+            event_wall: now.wall,
         }
     }
 
@@ -120,6 +136,14 @@ impl MemoryStore {
     pub fn with_queue_order(mut self, order: QueueOrder) -> MemoryStore {
         self.queue_order = order;
         self
+    }
+
+    /// The token of a new grant by locker `l`.
+    fn next_token(&mut self, l: usize) -> Option<u64> {
+        let entry = self.lockers.get_mut(l)?;
+        entry.fence += 1;
+        self.fence_high = self.fence_high.max(entry.fence);
+        Some(entry.fence)
     }
 
     fn client(&self, conn: ConnId) -> Option<&ClientEntry> {
@@ -140,6 +164,7 @@ impl MemoryStore {
 
     fn start_event(&mut self, now: Now) {
         self.wall.set(now.instant, now.wall);
+        self.event_wall = now.wall;
     }
 
     /// Parked create=no requests for `key` go to the new locker, in arrival order.
@@ -164,7 +189,17 @@ impl MemoryStore {
                 let peer_name = peer_name.unwrap_or_default();
                 // The incubator answered first: the grant is a later answer.
                 let peer = || peer_name.clone();
-                self.hand_to_locker(c, entry.uid, &peer, l, req, STEP_LATER_ANSWER, now, out);
+                let arrived = entry.since;
+                self.hand_to_locker(
+                    c,
+                    (entry.uid, arrived),
+                    &peer,
+                    l,
+                    req,
+                    STEP_LATER_ANSWER,
+                    now,
+                    out,
+                );
             }
         }
     }
@@ -173,7 +208,7 @@ impl MemoryStore {
     fn hand_to_locker(
         &mut self,
         conn: ConnId,
-        uid: u64,
+        (uid, arrived): (u64, SystemTime),
         peer_name: &dyn Fn() -> String,
         l: usize,
         req: Request,
@@ -202,11 +237,18 @@ impl MemoryStore {
             Outcome::Impossible => (rc::LOCK_IMPOSSIBLE, None, false),
         };
         if stays {
+            let (since, token) = if code == rc::OK {
+                (self.event_wall, self.next_token(l))
+            } else {
+                (arrived, None)
+            };
             self.set_client(
                 conn,
                 ClientEntry {
                     uid,
                     place: Place::InLocker(l),
+                    since,
+                    token,
                 },
             );
         }
@@ -225,6 +267,15 @@ impl MemoryStore {
 
     fn send_grants(&mut self, grants: &mut Vec<Grant>, out: &mut Vec<Action>) {
         for g in grants.drain(..) {
+            let place = self.client(g.conn).map(|c| &c.place);
+            if let Some(&Place::InLocker(l)) = place {
+                let token = self.next_token(l);
+                let since = self.event_wall;
+                if let Some(Some(c)) = self.clients.get_mut(g.conn as usize) {
+                    c.since = since;
+                    c.token = token;
+                }
+            }
             if let Some(s) = &self.status {
                 if let Some(c) = self.client(g.conn) {
                     if let Place::InLocker(l) = c.place {
@@ -339,7 +390,7 @@ impl LockStore for MemoryStore {
         if let Some(&l) = self.by_key.get(key) {
             self.hand_to_locker(
                 conn,
-                client.uid,
+                (client.uid, now.wall),
                 client.peer_name,
                 l,
                 req,
@@ -367,6 +418,7 @@ impl LockStore for MemoryStore {
                 unused_since: None,
                 expiry_pending: false,
                 wake_at: None,
+                fence: self.fence_high,
             });
             self.by_key.insert(key.clone(), l);
             if let Some(s) = &self.status {
@@ -374,7 +426,7 @@ impl LockStore for MemoryStore {
             }
             self.hand_to_locker(
                 conn,
-                client.uid,
+                (client.uid, now.wall),
                 client.peer_name,
                 l,
                 req,
@@ -413,6 +465,8 @@ impl LockStore for MemoryStore {
                         req,
                         peer_name,
                     },
+                    since: now.wall,
+                    token: None,
                 },
             );
             self.incubator.push(conn);
@@ -530,6 +584,76 @@ impl LockStore for MemoryStore {
 
     fn is_empty(&self) -> bool {
         self.lockers.is_empty() && self.incubator.is_empty()
+    }
+
+    fn snapshot(&self, now: Now) -> Snapshot {
+        let entry = |conn: ConnId, req: &Request, kind: resource::ResourceType| {
+            let client = self.client(conn);
+            Entry {
+                peer: Peer {
+                    conn,
+                    ..Peer::default()
+                },
+                name: req.name.clone(),
+                mode: kind.uses_lock_mode().then_some(req.mode),
+                quantity: kind.uses_quantity().then_some(req.quantity),
+                element: None,
+                since: client.map_or(now.wall, |c| c.since),
+                token: client.and_then(|c| c.token),
+            }
+        };
+        let mut resources: Vec<ResourceState> = self
+            .lockers
+            .iter()
+            .map(|(_, e)| {
+                let kind = e.locker.kind;
+                ResourceState {
+                    name: e.locker.name.clone(),
+                    kind,
+                    last_token: e.fence,
+                    holders: e
+                        .locker
+                        .holders()
+                        .iter()
+                        .map(|h| Entry {
+                            element: h.element.clone(),
+                            ..entry(h.conn, &h.req, kind)
+                        })
+                        .collect(),
+                    waiters: e
+                        .locker
+                        .waiting()
+                        .iter()
+                        .map(|w| entry(w.conn, &w.req, kind))
+                        .collect(),
+                }
+            })
+            .collect();
+        resources.sort_by(|a, b| a.name.cmp(&b.name));
+        let incubator = self
+            .incubator
+            .iter()
+            .filter_map(|&c| match &self.client(c)?.place {
+                Place::Incubated { req, .. } => {
+                    let kind = resource::resource_type(&req.name)?;
+                    Some(Incubated {
+                        kind,
+                        request: entry(c, req, kind),
+                    })
+                }
+                Place::InLocker(_) => None,
+            })
+            .collect();
+        Snapshot {
+            taken: now.wall,
+            daemon_id: String::new(),
+            resources,
+            incubator,
+        }
+    }
+
+    fn fencing_token(&self, conn: ConnId) -> Option<u64> {
+        self.client(conn)?.token
     }
 }
 

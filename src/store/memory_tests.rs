@@ -373,3 +373,72 @@ fn strict_fifo_store_queues_a_compatible_request_behind_a_waiter() {
         assert_eq!(answers(&out), expected, "{order:?}");
     }
 }
+
+#[test]
+fn fencing_tokens_increase_per_resource_across_lockers() {
+    let now = start();
+    let mut s = store(now);
+    let mut out = Vec::new();
+    s.lock(client(1), request("R", true, true), now, &mut out);
+    assert_eq!(s.fencing_token(1), Some(1));
+    s.lock(client(2), request("R", true, true), now, &mut out);
+    assert_eq!(s.fencing_token(2), None, "a waiter has no token");
+    s.lock(client(3), request("Q", true, true), now, &mut out);
+    let q = s.fencing_token(3).unwrap();
+    // The waiter's grant out of the queue gets the next token of R.
+    s.unlock(1, "R", false, later(now, 10), &mut out);
+    assert_eq!(s.fencing_token(1), None);
+    assert_eq!(s.fencing_token(2), Some(2));
+    s.unlock(2, "R", false, later(now, 20), &mut out);
+    // R is destroyed when idle; created again, it starts above every token.
+    s.timer(later(now, 5000), &mut out);
+    assert!(s
+        .snapshot(later(now, 5000))
+        .resources
+        .iter()
+        .all(|r| r.name != "R"));
+    s.lock(
+        client(4),
+        request("R", true, true),
+        later(now, 5001),
+        &mut out,
+    );
+    let again = s.fencing_token(4).unwrap();
+    assert!(again > 2 && again > q, "{again}");
+}
+
+#[test]
+fn the_snapshot_lists_holders_waiters_and_the_incubator() {
+    let now = start();
+    let mut s = store(now);
+    let mut out = Vec::new();
+    s.lock(client(1), request("R", true, true), now, &mut out);
+    let t1 = later(now, 100);
+    s.lock(client(2), request("R", true, true), t1, &mut out);
+    s.lock(client(3), request("Z", true, false), t1, &mut out);
+    let snap = s.snapshot(later(now, 200));
+    assert_eq!(snap.taken, later(now, 200).wall);
+    assert_eq!(snap.resources.len(), 1);
+    let r = &snap.resources[0];
+    assert_eq!(
+        (r.name.as_str(), r.kind, r.last_token),
+        ("R", ResourceType::Simple, 1)
+    );
+    assert_eq!(r.holders.len(), 1);
+    assert_eq!(r.holders[0].peer.conn, 1);
+    assert_eq!(r.holders[0].since, now.wall);
+    assert_eq!(r.holders[0].token, Some(1));
+    assert_eq!(r.holders[0].mode, Some(LockMode::Exclusive));
+    assert_eq!(r.holders[0].quantity, None);
+    assert_eq!(r.waiters.len(), 1);
+    assert_eq!((r.waiters[0].peer.conn, r.waiters[0].since), (2, t1.wall));
+    assert_eq!(snap.incubator.len(), 1);
+    assert_eq!(snap.incubator[0].request.name, "Z");
+    assert_eq!(snap.incubator[0].request.since, t1.wall);
+    // Granted out of the queue: held since the grant.
+    let t2 = later(now, 300);
+    s.unlock(1, "R", false, t2, &mut out);
+    let snap = s.snapshot(t2);
+    assert_eq!(snap.resources[0].holders[0].since, t2.wall);
+    assert!(snap.resources[0].waiters.is_empty());
+}

@@ -9,6 +9,7 @@ pub mod memory;
 
 use crate::locker::{ConnId, Request};
 use crate::resource::ResourceType;
+use crate::snapshot::Snapshot;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
@@ -106,4 +107,12 @@ pub trait LockStore {
     fn timer(&mut self, now: Now, out: &mut Vec<Action>);
     /// No resource exists and no request is parked (the daemon's lifespan runs).
     fn is_empty(&self) -> bool;
+    /// Every resource, holder, waiter and incubated request (`flom
+    /// --status`), taken at `now`; peers carry only their connection id
+    /// (the daemon fills in the rest).
+    fn snapshot(&self, now: Now) -> Snapshot;
+    /// The fencing token of `conn`'s grant, while it holds a lock. Every
+    /// grant of a resource gets a token above all earlier ones of that
+    /// resource, for the daemon's life (`--fencing`).
+    fn fencing_token(&self, conn: ConnId) -> Option<u64>;
 }

@@ -1,0 +1,349 @@
+//! How `flom --status` prints a daemon's snapshot: a table for people, one
+//! row per holder, waiter and incubated request (an unused resource gets
+//! one `idle` row), like `lslocks`; or, with `--json`, one JSON document for
+//! scripts (its layout is documented in flom(1)). Ages are counted on the
+//! daemon's clock, so a remote daemon's skew does not show.
+
+use crate::resource::ResourceType;
+use crate::snapshot::{Entry, Snapshot};
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The version of the JSON document's layout.
+pub const JSON_VERSION: u32 = 1;
+
+const COLUMNS: [&str; 10] = [
+    "RESOURCE", "TYPE", "STATE", "MODE", "ELEMENT", "TOKEN", "PEER", "PID", "SINCE", "AGE",
+];
+
+fn age(taken: SystemTime, since: SystemTime) -> Duration {
+    taken.duration_since(since).unwrap_or_default()
+}
+
+/// `850ms`, `4.2s`, `3m07s`, `2h05m`, `3d04h`.
+fn short_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let s = d.as_secs();
+    match s {
+        _ if ms < 1000 => format!("{ms}ms"),
+        0..=59 => format!("{}.{}s", s, (ms % 1000) / 100),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+fn local_time(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    crate::locker::timestamp::strftime_local("%Y-%m-%d %H:%M:%S", secs)
+}
+
+fn mode_cell(e: &Entry) -> String {
+    match (e.mode, e.quantity) {
+        (Some(m), _) => m.short_name().to_string(),
+        (None, Some(q)) => format!("q={q}"),
+        (None, None) => "-".to_string(),
+    }
+}
+
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn row(taken: SystemTime, kind: ResourceType, state: &str, e: &Entry) -> [String; 10] {
+    [
+        e.name.clone(),
+        kind.as_str().to_string(),
+        state.to_string(),
+        mode_cell(e),
+        or_dash(e.element.as_deref()),
+        or_dash(e.token),
+        e.peer.address.clone(),
+        or_dash(e.peer.pid),
+        local_time(e.since),
+        short_duration(age(taken, e.since)),
+    ]
+}
+
+/// The table: a header line, then one line per row, columns padded.
+pub fn table(s: &Snapshot) -> String {
+    let mut rows: Vec<[String; 10]> = vec![COLUMNS.map(str::to_string)];
+    for r in &s.resources {
+        for h in &r.holders {
+            rows.push(row(s.taken, r.kind, "held", h));
+        }
+        for w in &r.waiters {
+            rows.push(row(s.taken, r.kind, "waiting", w));
+        }
+        if r.holders.is_empty() && r.waiters.is_empty() {
+            let dash = || "-".to_string();
+            rows.push([
+                r.name.clone(),
+                r.kind.as_str().to_string(),
+                "idle".to_string(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+            ]);
+        }
+    }
+    for i in &s.incubator {
+        rows.push(row(s.taken, i.kind, "incubated", &i.request));
+    }
+    let mut widths = [0usize; 10];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                let _ = write!(line, "{cell}{}  ", " ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+// ------------------------------------------------------------ JSON
+
+/// A JSON string literal.
+fn string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn millis(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// `"key": value` members of one object on one line.
+struct Object<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    fn open(out: &'a mut String) -> Object<'a> {
+        out.push('{');
+        Object { out, first: true }
+    }
+    fn key(&mut self, k: &str) -> &mut String {
+        if !self.first {
+            self.out.push_str(", ");
+        }
+        self.first = false;
+        string(self.out, k);
+        self.out.push_str(": ");
+        self.out
+    }
+    fn str(&mut self, k: &str, v: Option<&str>) {
+        match v {
+            Some(v) => string(self.key(k), v),
+            None => self.key(k).push_str("null"),
+        }
+    }
+    fn num<T: ToString>(&mut self, k: &str, v: Option<T>) {
+        let v = v.map_or_else(|| "null".to_string(), |v| v.to_string());
+        self.key(k).push_str(&v);
+    }
+    fn close(self) {
+        self.out.push('}');
+    }
+}
+
+fn entry(out: &mut String, taken: SystemTime, kind: Option<ResourceType>, e: &Entry, held: bool) {
+    let mut o = Object::open(out);
+    o.str("name", Some(&e.name));
+    if let Some(k) = kind {
+        o.str("type", Some(k.as_str()));
+    }
+    o.str("peer", Some(&e.peer.address));
+    o.num("pid", e.peer.pid);
+    o.num("uid", e.peer.uid);
+    o.str("mode", e.mode.map(|m| m.short_name()));
+    o.num("quantity", e.quantity);
+    if held {
+        o.str("element", e.element.as_deref());
+        o.num("fencing_token", e.token);
+    }
+    o.num("since_ms", Some(millis(e.since)));
+    o.num("age_ms", Some(age(taken, e.since).as_millis()));
+    o.close();
+}
+
+fn list<T>(out: &mut String, indent: &str, items: &[T], mut each: impl FnMut(&mut String, &T)) {
+    if items.is_empty() {
+        out.push_str("[]");
+        return;
+    }
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        out.push_str(indent);
+        each(out, item);
+    }
+    out.push('\n');
+    out.push_str(&indent[2..]);
+    out.push(']');
+}
+
+/// The JSON document (flom(1), "STATUS"): one object, members in a fixed
+/// order, one holder, waiter or incubated request per line.
+pub fn json(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{{\n  \"version\": {JSON_VERSION},\n  \"daemon_id\": ");
+    string(&mut out, &s.daemon_id);
+    let _ = write!(
+        out,
+        ",\n  \"time_ms\": {},\n  \"resources\": ",
+        millis(s.taken)
+    );
+    list(&mut out, "    ", &s.resources, |out, r| {
+        out.push_str("{\"name\": ");
+        string(out, &r.name);
+        let _ = write!(
+            out,
+            ", \"type\": \"{}\", \"last_fencing_token\": {},\n      \"holders\": ",
+            r.kind.as_str(),
+            r.last_token
+        );
+        list(out, "        ", &r.holders, |out, h| {
+            entry(out, s.taken, None, h, true)
+        });
+        out.push_str(",\n      \"waiters\": ");
+        list(out, "        ", &r.waiters, |out, w| {
+            entry(out, s.taken, None, w, false)
+        });
+        out.push('}');
+    });
+    out.push_str(",\n  \"incubator\": ");
+    list(&mut out, "    ", &s.incubator, |out, i| {
+        entry(out, s.taken, Some(i.kind), &i.request, false)
+    });
+    out.push_str("\n}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::LockMode;
+    use crate::snapshot::{Incubated, Peer, ResourceState};
+
+    fn at(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    fn sample() -> Snapshot {
+        let e = |name: &str, since| Entry {
+            peer: Peer {
+                conn: 0,
+                address: "localhost/".into(),
+                pid: Some(42),
+                uid: Some(0),
+            },
+            name: name.into(),
+            mode: Some(LockMode::Exclusive),
+            quantity: None,
+            element: None,
+            since: at(since),
+            token: None,
+        };
+        let mut held = e("db", 1000);
+        held.token = Some(3);
+        Snapshot {
+            taken: at(1065),
+            daemon_id: "d\"1".into(),
+            resources: vec![
+                ResourceState {
+                    name: "db".into(),
+                    kind: ResourceType::Simple,
+                    last_token: 3,
+                    holders: vec![held],
+                    waiters: vec![e("db", 1060)],
+                },
+                ResourceState {
+                    name: "quiet".into(),
+                    kind: ResourceType::Simple,
+                    last_token: 0,
+                    holders: vec![],
+                    waiters: vec![],
+                },
+            ],
+            incubator: vec![Incubated {
+                kind: ResourceType::Set,
+                request: Entry {
+                    mode: None,
+                    ..e("a.b", 1064)
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn durations_are_short() {
+        let d = Duration::from_millis;
+        assert_eq!(short_duration(d(850)), "850ms");
+        assert_eq!(short_duration(d(4_250)), "4.2s");
+        assert_eq!(short_duration(d(187_000)), "3m07s");
+        assert_eq!(short_duration(d(7_500_000)), "2h05m");
+        assert_eq!(short_duration(d(3 * 86_400_000 + 4 * 3_600_000)), "3d04h");
+    }
+
+    #[test]
+    fn the_table_has_one_row_per_entry() {
+        let t = table(&sample());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5, "{t}");
+        assert!(lines[0].starts_with("RESOURCE  TYPE    STATE"), "{t}");
+        let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let held = cells(lines[1]);
+        assert_eq!(
+            &held[..8],
+            ["db", "simple", "held", "EX", "-", "3", "localhost/", "42"]
+        );
+        assert_eq!(held.last().unwrap(), "1m05s");
+        assert_eq!(cells(lines[2])[2], "waiting");
+        assert_eq!(cells(lines[3])[..3], ["quiet", "simple", "idle"]);
+        assert_eq!(cells(lines[4])[..4], ["a.b", "set", "incubated", "-"]);
+    }
+
+    #[test]
+    fn the_json_document_is_complete() {
+        let j = json(&sample());
+        assert!(j.starts_with("{\n  \"version\": 1,\n  \"daemon_id\": \"d\\\"1\","));
+        assert!(j.contains("\"holders\": [\n        {\"name\": \"db\", \"peer\": \"localhost/\", \"pid\": 42, \"uid\": 0, \"mode\": \"EX\", \"quantity\": null, \"element\": null, \"fencing_token\": 3, \"since_ms\": 1000000, \"age_ms\": 65000}"), "{j}");
+        assert!(j.contains("\"holders\": [],\n      \"waiters\": []"), "{j}");
+        assert!(
+            j.contains("{\"name\": \"a.b\", \"type\": \"set\", \"peer\""),
+            "{j}"
+        );
+        assert!(j.ends_with("]\n}\n"));
+    }
+}
