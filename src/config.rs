@@ -73,6 +73,13 @@ pub struct Config {
     pub tls_private_key: Option<String>,
     pub tls_ca_certificate: Option<String>,
     pub tls_check_peer_id: bool,
+    // Local security (SECURITY_SETTINGS of `options`): who may connect to
+    // the daemon, whose daemon the client trusts, shutdown over TCP, and
+    // the bound on a connection's first request.
+    pub socket_access: Option<String>,
+    pub daemon_owner: Option<String>,
+    pub restrict_tcp_shutdown: bool,
+    pub request_timeout: i32,
 }
 
 impl Default for Config {
@@ -108,6 +115,10 @@ impl Default for Config {
             tls_private_key: None,
             tls_ca_certificate: None,
             tls_check_peer_id: false,
+            socket_access: None,
+            daemon_owner: None,
+            restrict_tcp_shutdown: false,
+            request_timeout: 0,
         };
         for setting in options::all() {
             setting.reset(&mut c);

@@ -20,6 +20,7 @@ pub mod poller;
 pub mod protocol;
 pub mod rc;
 pub mod resource;
+pub mod security;
 pub mod slab;
 pub mod status;
 pub mod store;

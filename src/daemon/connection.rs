@@ -24,6 +24,8 @@ pub struct Conn {
     /// The VFS uid of the connection.
     pub uid: u64,
     pub phase: Phase,
+    /// Whether its shutdown requests are obeyed (see `admission`).
+    pub may_shutdown: bool,
     rbuf: Vec<u8>,
     /// How much of `rbuf` is known to hold no complete message.
     scanned: usize,
@@ -81,6 +83,7 @@ impl Conn {
             stream,
             uid,
             phase: Phase::New,
+            may_shutdown: true,
             rbuf: Vec::new(),
             scanned: 0,
             wbuf: Vec::new(),

@@ -8,16 +8,18 @@
 //!   lock store's `Action`s (answers, timers, closes) to the connections;
 //! - `process`: fork, detach, readiness pipe, signals;
 //! - `listeners`: the listening sockets and discovery answers;
+//! - `admission`: who may connect and shut down, silent connections;
 //! - `connection`: one connection's reads, message framing and writes;
 //! - `routing`: a parsed message to a lock-store event;
 //! - `crate::store`: the lock store (resources, queues, timers).
 
+mod admission;
 mod connection;
 mod listeners;
 mod process;
 mod routing;
 
-pub use process::spawn;
+pub use process::{spawn, spawn_explained};
 // The message path without sockets, for the fuzz target of `fuzz/`.
 pub use connection::Phase;
 pub use routing::{route, Control};
@@ -31,8 +33,9 @@ use crate::status::Status;
 use crate::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
 use crate::tls::{self, Progress, Role, TlsContext, Transport};
 use crate::vfs::Vfs;
+use admission::Admission;
 use connection::{Conn, Filled, Flushed, Frame, Sent};
-use listeners::Listeners;
+use listeners::{Listeners, SocketState};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
@@ -91,6 +94,9 @@ pub struct Daemon {
     handshake_deadlines: VecDeque<(Instant, usize, u64)>,
     poller: Poller,
     listeners: Listeners,
+    admission: Admission,
+    /// When the UNIX socket file is looked at next.
+    next_socket_check: Instant,
     signal_read: RawFd,
     keepalive: Keepalive,
     uids: Uids,
@@ -171,13 +177,23 @@ impl Daemon {
                 Ok(s) => break s,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if errno_is(&e, libc::EMFILE) || errno_is(&e, libc::ENFILE) => {
-                    // Out of descriptors: stop watching the listeners (a
-                    // level-triggered poll would spin) and leave the clients
-                    // in the backlog until a connection closes.
-                    self.pause_accepting(true);
+                    // Out of descriptors: a connection that never sent a
+                    // request goes first; without one, stop watching the
+                    // listeners (a level-triggered poll would spin) and
+                    // leave the clients in the backlog until one closes.
+                    if !self.close_oldest_silent() {
+                        self.pause_accepting(true);
+                    }
                     return;
                 }
                 Err(_) => return,
+            }
+        };
+        let admitted = match self.admission.admit(&stream) {
+            Ok(a) => a,
+            Err(line) => {
+                crate::syslog::warning(&line);
+                return;
             }
         };
         if let Stream::Tcp(tcp) = &stream {
@@ -194,13 +210,16 @@ impl Daemon {
         };
         let handshaking = stream.is_handshaking();
         let uid = self.uids.next();
-        let id = self.conns.insert(Conn::new(stream, uid));
+        let mut conn = Conn::new(stream, uid);
+        conn.may_shutdown = admitted.may_shutdown;
+        let id = self.conns.insert(conn);
         if let Err(e) = self.poller.register(fd, conn_token(id), READABLE) {
             crate::trace!(crate::trace::CONNS, "connection {id}: cannot watch it: {e}");
             self.conns.remove(id);
             return;
         }
         self.idle_since = None;
+        self.admission.track(now.instant, id, uid);
         crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
         if handshaking {
             self.handshake_deadlines.push_back((deadline, id, uid));
@@ -336,6 +355,14 @@ impl Daemon {
                 }
             }
         }
+        if msg.verb == protocol::VERB_MNGMNT && !conn.may_shutdown {
+            crate::syslog::warning(&format!(
+                "FLM032W a shutdown request from '{}' was refused: only the daemon's user or root may stop it (over TCP: loopback or TLS peers, RestrictTcpShutdown)",
+                conn.stream.peer_name()
+            ));
+            self.to_close.push(id);
+            return;
+        }
         let stream = &conn.stream;
         let peer_name = || stream.peer_name();
         let client = Client {
@@ -437,6 +464,8 @@ impl Daemon {
             due = true;
         }
         self.expire_handshakes(now);
+        self.expire_silent(now);
+        self.check_socket(now);
         if due {
             let mut actions = std::mem::take(&mut self.actions);
             self.store.timer(now, &mut actions);
@@ -448,6 +477,15 @@ impl Daemon {
     fn poll_timeout(&self, now: Instant) -> i32 {
         let mut deadline: Option<Instant> = self.timers.peek().map(|t| t.0);
         if let Some(&(at, _, _)) = self.handshake_deadlines.front() {
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        let others = [
+            self.admission.next_deadline(),
+            self.listeners
+                .has_unix_socket()
+                .then_some(self.next_socket_check),
+        ];
+        for at in others.into_iter().flatten() {
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
         if self.lifespan_ms > 0 {
@@ -480,6 +518,72 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Closes the connections that sent no complete request in time.
+    fn expire_silent(&mut self, now: Now) {
+        for (id, uid) in self.admission.expired(now.instant) {
+            if self
+                .conns
+                .get(id)
+                .is_some_and(|c| c.uid == uid && c.phase == Phase::New)
+            {
+                crate::syslog::info(&format!(
+                    "FLM033I closing connection {id}: no complete request within RequestTimeout"
+                ));
+                self.to_close.push(id);
+            }
+        }
+    }
+
+    /// At the descriptor limit: closes the oldest connection that has not
+    /// sent a request yet; false when there is none.
+    fn close_oldest_silent(&mut self) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::New)
+            .min_by_key(|(_, c)| c.uid)
+            .map(|(id, _)| id);
+        let Some(id) = oldest else {
+            return false;
+        };
+        crate::syslog::warning(&format!(
+            "FLM034W out of file descriptors: closing connection {id}, which sent no request yet"
+        ));
+        self.close_conn(id);
+        true
+    }
+
+    /// Looks at the UNIX socket file about once a second: re-created when
+    /// removed; when replaced, the daemon exits once idle.
+    fn check_socket(&mut self, now: Now) {
+        if now.instant < self.next_socket_check || !self.listeners.has_unix_socket() {
+            return;
+        }
+        self.next_socket_check = now.instant + admission::SOCKET_CHECK_PERIOD;
+        match self.listeners.check_socket() {
+            SocketState::Fine => {}
+            SocketState::Recreated(listener) => {
+                let token = token::LISTENERS.start;
+                let _ = self.poller.deregister(token);
+                self.listeners.sockets[0] = net::Listener::Unix(listener);
+                let fd = self.listeners.sockets[0].as_raw_fd();
+                let events = if self.accept_paused { 0 } else { READABLE };
+                if self.poller.register(fd, token, events).is_err() {
+                    self.lose_socket();
+                }
+            }
+            SocketState::Lost => self.lose_socket(),
+        }
+    }
+
+    /// The socket path is not ours any more: no new connections; exit
+    /// once no client and no resource is left (as after `-x`).
+    fn lose_socket(&mut self) {
+        let _ = self.poller.deregister(token::LISTENERS.start);
+        self.listeners.sockets.clear();
+        self.lifespan_ms = QUIESCE_LIFESPAN_MS;
     }
 
     fn close_pending(&mut self) {
@@ -555,6 +659,8 @@ impl Daemon {
             check_peer_id: config.tls_check_peer_id,
             handshake_deadlines: VecDeque::new(),
             poller,
+            admission: Admission::new(config),
+            next_socket_check: now.instant + admission::SOCKET_CHECK_PERIOD,
             listeners,
             signal_read,
             keepalive: Keepalive {

@@ -86,6 +86,9 @@ pub struct FlomHandle {
     locked_element: Option<String>,
     /// The TLS context of the last connection, and the files it came from.
     tls: Option<(TlsFiles, TlsContext)>,
+    /// The daemon did not answer within the client's bound: the
+    /// connection is closed without waiting for the daemon.
+    unanswered: bool,
 }
 
 impl FlomHandle {
@@ -100,6 +103,7 @@ impl FlomHandle {
             conn: None,
             locked_element: None,
             tls: None,
+            unanswered: false,
         }
     }
 
@@ -134,6 +138,7 @@ impl FlomHandle {
         }
         let stream = self.open(self.auto_start)?;
         self.conn = Some(stream);
+        self.unanswered = false;
         self.state = HandleState::Connected;
         Ok(())
     }
@@ -145,7 +150,8 @@ impl FlomHandle {
         self.prepare_tls()?;
         let socket = connect::connect(&self.config, auto_start)?;
         let ctx = self.tls.as_ref().map(|(_, c)| c);
-        Transport::connect(ctx, socket).map_err(|e| FlomError::Tls {
+        let limit = connect::wait_bound(&self.config);
+        Transport::connect(ctx, socket, limit).map_err(|e| FlomError::Tls {
             function: Some("flom_client_connect"),
             rc: e.rc,
             message: e.message,
@@ -194,6 +200,10 @@ impl FlomHandle {
                     return Ok(self.locked_element.as_deref());
                 }
                 Err(LockFailure::Refused(e)) => return Err(e),
+                Err(LockFailure::Unanswered(e)) => {
+                    self.unanswered = true;
+                    return Err(e);
+                }
                 Err(LockFailure::Broken { rc, retryable, why }) => {
                     self.conn = None;
                     self.state = HandleState::Disconnected;
@@ -252,7 +262,12 @@ impl FlomHandle {
             conversation::unlock(&mut stream, &self.config.resource_name, rollback)
                 .map_err(|rc| FlomError::Unlock { rc })?;
         }
-        conversation::graceful_disconnect(stream);
+        let wait = if self.unanswered {
+            0
+        } else {
+            conversation::DISCONNECT_WAIT_MS
+        };
+        conversation::graceful_disconnect(stream, wait);
         Ok(())
     }
 
@@ -275,6 +290,22 @@ impl FlomHandle {
             _ => return Err(self.invalid("shutdown")),
         }
         let mut stream = self.open(false)?;
+        // Only the daemon's own user or root may stop it (the daemon
+        // enforces it too): say so rather than send a request it drops.
+        let me = crate::security::euid();
+        if let Some(owner) = stream.socket().and_then(connect::daemon_uid) {
+            if me != 0 && owner != me {
+                conversation::graceful_disconnect(stream, 0);
+                return Err(FlomError::Refused {
+                    rc: crate::rc::CONNECT_ERROR,
+                    message: format!(
+                        "flom: only {} (the daemon's user) or root may shut down the daemon at '{}'",
+                        crate::security::user_name(owner),
+                        self.config.socket_path()
+                    ),
+                });
+            }
+        }
         let sent =
             conversation::request_shutdown(&self.config, &mut stream, &self.peerid, immediate);
         self.state = HandleState::Disconnected;
@@ -286,7 +317,7 @@ impl FlomHandle {
             },
             None => FlomError::Management { rc },
         })?;
-        conversation::graceful_disconnect(stream);
+        conversation::graceful_disconnect(stream, conversation::DISCONNECT_WAIT_MS);
         Ok(())
     }
 
