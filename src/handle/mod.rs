@@ -205,8 +205,22 @@ impl FlomHandle {
                     return Err(e);
                 }
                 Err(LockFailure::Broken { rc, retryable, why }) => {
+                    let stranger = self.strangers_daemon();
                     self.conn = None;
                     self.state = HandleState::Disconnected;
+                    if retryable {
+                        if let Some(owner) = stranger {
+                            // Another user's daemon (trusted with DaemonOwner)
+                            // that closes at once keeps us out.
+                            return Err(FlomError::Refused {
+                                rc,
+                                message: format!(
+                                    "flom: the daemon at '{}' (run by {owner}) closed the connection without answering: it lets other users in only with --socket-access (SocketAccess in [Daemon])",
+                                    self.config.socket_path()
+                                ),
+                            });
+                        }
+                    }
                     if !(retryable && fresh) {
                         return Err(match why {
                             Some(message) => FlomError::Tls {
@@ -222,6 +236,14 @@ impl FlomHandle {
                 }
             }
         }
+    }
+
+    /// The name of the user running the daemon we are connected to, when it
+    /// is not us nor root (UNIX sockets only).
+    fn strangers_daemon(&self) -> Option<String> {
+        let owner = self.conn.as_ref()?.socket().and_then(connect::daemon_uid)?;
+        let me = crate::security::euid();
+        (owner != me && owner != 0).then(|| crate::security::user_name(owner))
     }
 
     /// Unlocks (no rollback) and disconnects; from `Connected` it only
@@ -296,11 +318,17 @@ impl FlomHandle {
         if let Some(owner) = stream.socket().and_then(connect::daemon_uid) {
             if me != 0 && owner != me {
                 conversation::graceful_disconnect(stream, 0);
+                let who = match owner {
+                    0 => "root".to_string(),
+                    o => format!(
+                        "{} (the daemon's user) or root",
+                        crate::security::user_name(o)
+                    ),
+                };
                 return Err(FlomError::Refused {
                     rc: crate::rc::CONNECT_ERROR,
                     message: format!(
-                        "flom: only {} (the daemon's user) or root may shut down the daemon at '{}'",
-                        crate::security::user_name(owner),
+                        "flom: only {who} may shut down the daemon at '{}'",
                         self.config.socket_path()
                     ),
                 });
