@@ -599,3 +599,57 @@ fn a_c_client_of_the_same_user_still_works() {
     out.expect_code(0);
     assert_eq!(out.stdout.lines().last(), Some("red"), "{}", out.describe());
 }
+
+// ------------------------------------------------------------ limits, TCP
+
+#[test]
+fn silent_connections_go_first_at_the_descriptor_limit() {
+    let env = Env::new("sec-fdlimit");
+    // The daemon inherits a limit of 40 descriptors; no RequestTimeout, so
+    // only the limit can close the silent connections.
+    let st = Command::new("prlimit")
+        .args(["--nofile=40:40", BIN, "-s", &env.sock, "-d", "-1"])
+        .args(["--request-timeout", "0", "--", "true"])
+        .status();
+    if !st.as_ref().is_ok_and(|s| s.success()) {
+        return skip("silent_connections_go_first", "prlimit cannot run flom");
+    }
+    env.track(the_daemon(&env.sock));
+    let silent: Vec<UnixStream> = (0..60)
+        .map(|_| UnixStream::connect(&env.sock).unwrap())
+        .collect();
+    wait_conns(&env.sock, 30);
+    // A real client is served: an old silent connection made room.
+    env.flom(&["-r", "after", "-o", "5000", "--", "true"])
+        .expect_code(0)
+        .expect_stderr("");
+    let mut first = &silent[0];
+    first.set_read_timeout(Some(T)).unwrap();
+    let mut b = [0u8; 4];
+    assert_eq!(first.read(&mut b).unwrap(), 0, "the oldest one was closed");
+}
+
+#[test]
+fn shutdown_over_tcp_can_be_limited_to_loopback() {
+    let Some(net) = common::netns::Net::new("shutdown_over_tcp", "sectcp") else {
+        return;
+    };
+    let port = "28215";
+    let daemon = ["-a", "0.0.0.0", "-p", port, "-d", "-1"];
+    let mut args = daemon.to_vec();
+    args.extend(["--restrict-tcp-shutdown", "yes", "--", "true"]);
+    net.a.flom(&args).expect_code(0).expect_stderr("");
+    let remote = ["-a", common::netns::A_V4, "-p", port];
+    // From host B: not obeyed (the daemon drops the request).
+    let mut x = remote.to_vec();
+    x.push("-X");
+    net.b.flom(&x);
+    let mut lock = remote.to_vec();
+    lock.extend(["-r", "r", "--", "true"]);
+    net.b.flom(&lock).expect_code(0).expect_stderr("");
+    // From loopback on host A: obeyed.
+    net.a
+        .flom(&["-a", "127.0.0.1", "-p", port, "-X"])
+        .expect_code(0);
+    wait_until(T, "the daemon to exit", || !net.a.tcp_listening(28215));
+}
