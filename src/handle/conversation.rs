@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 
 /// How long the graceful disconnect waits for the daemon's close.
 pub(super) const DISCONNECT_WAIT_MS: i32 = 5000;
+/// How long the disconnect waits for the close of a daemon that did not
+/// answer in time (it may still be alive and busy).
+pub(super) const UNANSWERED_DISCONNECT_WAIT_MS: i32 = 500;
+/// How much longer than `-o` the client waits for the daemon's answer.
+const ANSWER_GRACE_MS: i32 = 100;
 /// How long a management request waits for any reply.
 const MANAGEMENT_WAIT_MS: i32 = 1000;
 
@@ -26,7 +31,7 @@ pub(super) enum LockFailure {
     /// is still usable.
     Refused(FlomError),
     /// The daemon did not answer within the bound: the connection is kept
-    /// (the handle's state stays `Connected`) but closed without waiting.
+    /// (the handle's state stays `Connected`); its disconnect waits briefly.
     Unanswered(FlomError),
     /// The connection is no longer usable: `rc` says why; `retryable` when
     /// the daemon closed before sending a single byte (it may have been
@@ -154,8 +159,11 @@ pub(super) fn lock(
     // The first answer (step 16) is immediate from any daemon: without a
     // positive -o it is awaited at most NON_LOCK_BOUND.
     let bound_ms = super::connect::NON_LOCK_BOUND.as_millis() as i32;
+    // With a positive -o the daemon answers when its own timer ends: a
+    // little grace lets that answer arrive before the client gives up.
     let (first_wait, timeout) = if config.resource_timeout > 0 {
-        (config.resource_timeout, config.resource_timeout)
+        let t = config.resource_timeout.saturating_add(ANSWER_GRACE_MS);
+        (t, t)
     } else {
         (bound_ms, -1)
     };

@@ -87,7 +87,7 @@ pub struct FlomHandle {
     /// The TLS context of the last connection, and the files it came from.
     tls: Option<(TlsFiles, TlsContext)>,
     /// The daemon did not answer within the client's bound: the
-    /// connection is closed without waiting for the daemon.
+    /// disconnect waits for its close only briefly.
     unanswered: bool,
 }
 
@@ -285,7 +285,7 @@ impl FlomHandle {
                 .map_err(|rc| FlomError::Unlock { rc })?;
         }
         let wait = if self.unanswered {
-            0
+            conversation::UNANSWERED_DISCONNECT_WAIT_MS
         } else {
             conversation::DISCONNECT_WAIT_MS
         };
