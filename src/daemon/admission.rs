@@ -3,12 +3,19 @@
 //! down (its own user or root on the UNIX socket; over TCP anyone, or only
 //! loopback and TLS peers with `RestrictTcpShutdown`), and the bound on a
 //! connection's first complete request (`RequestTimeout`), whose oldest
-//! silent connections are also the first closed at the descriptor limit.
+//! silent connections are also the first closed at the descriptor limit;
+//! and the watch on the socket file (re-created when removed).
 
+use super::connection::Phase;
+use super::listeners::SocketState;
+use super::{token, Daemon, QUIESCE_LIFESPAN_MS};
 use crate::config::Config;
 use crate::net::Stream;
+use crate::poller::READABLE;
 use crate::security::{self, SocketAccess};
+use crate::store::Now;
 use std::collections::VecDeque;
+use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How often the daemon looks at its socket file (removed or replaced).
@@ -105,5 +112,75 @@ impl Admission {
             out.push((id, uid));
         }
         out
+    }
+}
+
+/// The daemon's side of admission: silent connections, the descriptor
+/// limit, and the watch on the socket file.
+impl Daemon {
+    /// Closes the connections that sent no complete request in time.
+    pub(super) fn expire_silent(&mut self, now: Now) {
+        for (id, uid) in self.admission.expired(now.instant) {
+            if self
+                .conns
+                .get(id)
+                .is_some_and(|c| c.uid == uid && c.phase == Phase::New)
+            {
+                crate::syslog::info(&format!(
+                    "FLM033I closing connection {id}: no complete request within RequestTimeout"
+                ));
+                self.to_close.push(id);
+            }
+        }
+    }
+
+    /// At the descriptor limit: closes the oldest connection that has not
+    /// sent a request yet; false when there is none.
+    pub(super) fn close_oldest_silent(&mut self) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::New)
+            .min_by_key(|(_, c)| c.uid)
+            .map(|(id, _)| id);
+        let Some(id) = oldest else {
+            return false;
+        };
+        crate::syslog::warning(&format!(
+            "FLM034W out of file descriptors: closing connection {id}, which sent no request yet"
+        ));
+        self.close_conn(id);
+        true
+    }
+
+    /// Looks at the UNIX socket file about once a second: re-created when
+    /// removed; when replaced, the daemon exits once idle.
+    pub(super) fn check_socket(&mut self, now: Now) {
+        if now.instant < self.next_socket_check || !self.listeners.has_unix_socket() {
+            return;
+        }
+        self.next_socket_check = now.instant + SOCKET_CHECK_PERIOD;
+        match self.listeners.check_socket() {
+            SocketState::Fine => {}
+            SocketState::Recreated(listener) => {
+                let token = token::LISTENERS.start;
+                let _ = self.poller.deregister(token);
+                self.listeners.sockets[0] = crate::net::Listener::Unix(listener);
+                let fd = self.listeners.sockets[0].as_raw_fd();
+                let events = if self.accept_paused { 0 } else { READABLE };
+                if self.poller.register(fd, token, events).is_err() {
+                    self.lose_socket();
+                }
+            }
+            SocketState::Lost => self.lose_socket(),
+        }
+    }
+
+    /// The socket path is not ours any more: no new connections; exit
+    /// once no client and no resource is left (as after `-x`).
+    fn lose_socket(&mut self) {
+        let _ = self.poller.deregister(token::LISTENERS.start);
+        self.listeners.sockets.clear();
+        self.lifespan_ms = QUIESCE_LIFESPAN_MS;
     }
 }

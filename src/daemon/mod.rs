@@ -35,7 +35,7 @@ use crate::tls::{self, Progress, Role, TlsContext, Transport};
 use crate::vfs::Vfs;
 use admission::Admission;
 use connection::{Conn, Filled, Flushed, Frame, Sent};
-use listeners::{Listeners, SocketState};
+use listeners::Listeners;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
@@ -518,72 +518,6 @@ impl Daemon {
                 }
             }
         }
-    }
-
-    /// Closes the connections that sent no complete request in time.
-    fn expire_silent(&mut self, now: Now) {
-        for (id, uid) in self.admission.expired(now.instant) {
-            if self
-                .conns
-                .get(id)
-                .is_some_and(|c| c.uid == uid && c.phase == Phase::New)
-            {
-                crate::syslog::info(&format!(
-                    "FLM033I closing connection {id}: no complete request within RequestTimeout"
-                ));
-                self.to_close.push(id);
-            }
-        }
-    }
-
-    /// At the descriptor limit: closes the oldest connection that has not
-    /// sent a request yet; false when there is none.
-    fn close_oldest_silent(&mut self) -> bool {
-        let oldest = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.phase == Phase::New)
-            .min_by_key(|(_, c)| c.uid)
-            .map(|(id, _)| id);
-        let Some(id) = oldest else {
-            return false;
-        };
-        crate::syslog::warning(&format!(
-            "FLM034W out of file descriptors: closing connection {id}, which sent no request yet"
-        ));
-        self.close_conn(id);
-        true
-    }
-
-    /// Looks at the UNIX socket file about once a second: re-created when
-    /// removed; when replaced, the daemon exits once idle.
-    fn check_socket(&mut self, now: Now) {
-        if now.instant < self.next_socket_check || !self.listeners.has_unix_socket() {
-            return;
-        }
-        self.next_socket_check = now.instant + admission::SOCKET_CHECK_PERIOD;
-        match self.listeners.check_socket() {
-            SocketState::Fine => {}
-            SocketState::Recreated(listener) => {
-                let token = token::LISTENERS.start;
-                let _ = self.poller.deregister(token);
-                self.listeners.sockets[0] = net::Listener::Unix(listener);
-                let fd = self.listeners.sockets[0].as_raw_fd();
-                let events = if self.accept_paused { 0 } else { READABLE };
-                if self.poller.register(fd, token, events).is_err() {
-                    self.lose_socket();
-                }
-            }
-            SocketState::Lost => self.lose_socket(),
-        }
-    }
-
-    /// The socket path is not ours any more: no new connections; exit
-    /// once no client and no resource is left (as after `-x`).
-    fn lose_socket(&mut self) {
-        let _ = self.poller.deregister(token::LISTENERS.start);
-        self.listeners.sockets.clear();
-        self.lifespan_ms = QUIESCE_LIFESPAN_MS;
     }
 
     fn close_pending(&mut self) {
