@@ -598,6 +598,18 @@ fn a_c_client_of_the_same_user_still_works() {
     .wait(T);
     out.expect_code(0);
     assert_eq!(out.stdout.lines().last(), Some("red"), "{}", out.describe());
+    // And ours with a C daemon of the same user (its socket is 0777).
+    let c_sock = env.other_sock("c");
+    let st = Command::new(c_flom)
+        .args(["-s", &c_sock, "-d", "-1", "--", "true"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    env.track(the_daemon(&c_sock));
+    run_flom(&["-s", &c_sock, "-r", "red.green", "--", "echo"])
+        .expect_code(0)
+        .expect_stdout("red\n");
+    run_flom(&["-s", &c_sock, "-X"]).expect_code(0);
 }
 
 // ------------------------------------------------------------ limits, TCP
