@@ -14,7 +14,8 @@ __flom_takes_arg()
             --tcp-keepalive-intvl | --tcp-keepalive-probes | --tls-certificate | \
             --tls-private-key | --tls-ca-certificate | --tls-check-peer-id | \
             --ignore-signal | --daemon-trace-file | --command-trace-file | \
-            --append-trace-file | --debug-feature | --service-lifespan)
+            --append-trace-file | --debug-feature | --service-lifespan | --socket-access | \
+            --daemon-owner | --request-timeout | --restrict-tcp-shutdown)
             return 0 ;;
     esac
     return 1
@@ -68,7 +69,8 @@ _flom()
             COMPREPLY=($(compgen -W 'NL CR CW PR PW EX NullLock ConcurrentRead
                 ConcurrentWrite ProtectedRead ProtectedWrite Exclusive' -- "$cur"))
             return ;;
-        -e | --resource-create | --tls-check-peer-id | --append-trace-file)
+        -e | --resource-create | --tls-check-peer-id | --append-trace-file | \
+            --restrict-tcp-shutdown)
             COMPREPLY=($(compgen -W 'yes no' -- "$cur"))
             return ;;
         -c | --config-file | -t | --daemon-trace-file | -T | --command-trace-file | \
@@ -91,6 +93,13 @@ _flom()
                 SIGSTKFLT SIGCONT SIGTSTP SIGTTIN SIGTTOU SIGURG SIGXCPU
                 SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS' -- "$cur"))
             return ;;
+        --socket-access)
+            COMPREPLY=($(compgen -W "user all $(getent group 2>/dev/null |
+                cut -d: -f1 | sed 's/^/group:/')" -- "$cur"))
+            return ;;
+        --daemon-owner)
+            COMPREPLY=($(compgen -W 'any' -A user -- "$cur"))
+            return ;;
         --debug-feature)
             COMPREPLY=($(compgen -W 'IPv6.Multicast.Server IPv6.Multicast.Client
                 TLS.Server TLS.Client' -- "$cur"))
@@ -99,7 +108,8 @@ _flom()
             -i | --resource-idle-lifespan | -d | --daemon-lifespan | \
             -p | --unicast-port | -P | --multicast-port | \
             -D | --discovery-attempts | -I | --discovery-timeout | --discovery-ttl | \
-            --tcp-keepalive-time | --tcp-keepalive-intvl | --tcp-keepalive-probes)
+            --tcp-keepalive-time | --tcp-keepalive-intvl | --tcp-keepalive-probes | \
+            --request-timeout)
             return ;;
     esac
     $split && return
@@ -116,7 +126,9 @@ _flom()
             --tls-ca-certificate= --tls-check-peer-id= --ignore-signal=
             --signal-list --daemon-trace-file= --command-trace-file=
             --append-trace-file= --quiesce-exit --immediate-exit --unique-id
-            --debug-feature= --strict-fifo --foreground-daemon --service-lifespan= --status --json --fencing -h -v -V -c -r -o -q -e -i -l -s -d -a -p -A -P -m
+            --debug-feature= --strict-fifo --foreground-daemon --service-lifespan= --status --json --fencing
+            --socket-access= --daemon-owner= --request-timeout=
+            --restrict-tcp-shutdown= -h -v -V -c -r -o -q -e -i -l -s -d -a -p -A -P -m
             -n -D -I -t -T -x -X --' -- "$cur"))
         [[ ${COMPREPLY-} == *= ]] && compopt -o nospace 2>/dev/null
         return

@@ -65,9 +65,11 @@ pub fn shutdown(config: &Config, immediate: bool) -> Outcome {
     let mut handle = FlomHandle::new(config.clone());
     match handle.shutdown_daemon(immediate) {
         Ok(()) => Outcome::Done,
-        Err(e @ (FlomError::Address(_) | FlomError::DiscoverySend { .. })) => {
-            Outcome::Failed(reported(e))
-        }
+        Err(
+            e @ (FlomError::Address(_)
+            | FlomError::DiscoverySend { .. }
+            | FlomError::Refused { .. }),
+        ) => Outcome::Failed(reported(e)),
         // A TLS failure says what failed (the exit status stays C's).
         Err(FlomError::Tls { rc, message, .. }) => {
             eprintln!("{message}");

@@ -83,6 +83,13 @@ pub struct Config {
     /// Ask the daemon for a fencing token with each lock (`--fencing`,
     /// `[Resource]/Fencing`); the command gets it as FLOM_FENCING_TOKEN.
     pub fencing: bool,
+    // Local security (SECURITY_SETTINGS of `options`): who may connect to
+    // the daemon, whose daemon the client trusts, shutdown over TCP, and
+    // the bound on a connection's first request.
+    pub socket_access: Option<String>,
+    pub daemon_owner: Option<String>,
+    pub restrict_tcp_shutdown: bool,
+    pub request_timeout: i32,
 }
 
 impl Default for Config {
@@ -122,6 +129,10 @@ impl Default for Config {
             foreground_daemon: false,
             service_lifespan: 0,
             fencing: false,
+            socket_access: None,
+            daemon_owner: None,
+            restrict_tcp_shutdown: false,
+            request_timeout: 0,
         };
         for setting in options::all() {
             setting.reset(&mut c);

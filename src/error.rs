@@ -71,6 +71,11 @@ pub enum FlomError {
     NoCommand,
     /// The command line cannot be used: the sentence says why.
     Usage(String),
+    /// Refused for local security (a socket, lock or trace path of the
+    /// wrong type or owner, a daemon run by another user, a connection the
+    /// daemon's SocketAccess keeps out), or a client wait that ran out:
+    /// `message` is the sentence, `rc` C's return code for the step.
+    Refused { rc: i32, message: String },
     /// TLS failed: a bad file (no `function`: found before connecting), or
     /// the handshake or a check on the connection (`function` is C's
     /// `flom_client_*` that reports `rc`); `message` says what failed.
@@ -95,6 +100,7 @@ impl FlomError {
             | FlomError::Management { rc }
             | FlomError::Status { rc, .. }
             | FlomError::Tls { rc, .. }
+            | FlomError::Refused { rc, .. }
             | FlomError::InvalidSetting { rc, .. } => *rc,
             FlomError::Address(AddressError::Unresolved(_)) => rc::GETADDRINFO_ERROR,
             FlomError::Address(_) => rc::INVALID_IPV6_NETWORK_INTERFACE,
@@ -170,6 +176,7 @@ impl fmt::Display for FlomError {
                 write!(f, "\n{message}")
             }
             FlomError::Tls { message, .. } => f.write_str(message),
+            FlomError::Refused { message, .. } => f.write_str(message),
         }
     }
 }

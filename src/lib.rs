@@ -21,6 +21,7 @@ pub mod protocol;
 pub mod rc;
 pub mod report;
 pub mod resource;
+pub mod security;
 pub mod slab;
 pub mod snapshot;
 pub mod status;

@@ -135,42 +135,153 @@ impl AsRawFd for Listener {
 /// Why `listen_unix_exclusive` failed.
 #[derive(Debug)]
 pub enum UnixListenError {
-    /// The `<path>.lock` guard file cannot be opened.
-    OpenGuard(io::Error),
+    /// The `<path>.lock` guard file or the socket path cannot be used: the
+    /// sentence says which and why (wrong type, another user's).
+    Refused(String),
+    /// The guard file cannot be opened or created (e.g. no such directory).
+    OpenGuard,
     /// Another daemon holds the guard.
     Taken,
     /// The socket cannot be bound.
     Bind(io::Error),
 }
 
-/// A UNIX-socket listener that is alone on its path: holds an exclusive
-/// `flock` on `<path>.lock` (kept in the returned file), unlinks a stale
-/// socket file and binds a fresh non-blocking one.
-pub fn listen_unix_exclusive(path: &str) -> Result<(UnixListener, std::fs::File), UnixListenError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let guard = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o666)
-        .open(format!("{path}.lock"))
-        .map_err(UnixListenError::OpenGuard)?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(UnixListenError::Taken);
+/// The `<socket>.lock` guard of a daemon: an exclusive `flock` on a 0600
+/// file of the daemon's user, removed when the daemon ends.
+pub struct UnixGuard {
+    file: std::fs::File,
+    path: String,
+}
+
+/// (device, inode) of a file: what tells a file from its replacement.
+pub fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// The identity of what is at `path` now (not following a symlink).
+pub fn identity_at(path: &str) -> Option<(u64, u64)> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| file_identity(&m))
+}
+
+impl UnixGuard {
+    /// Whether the locked file is still the one at the path (a daemon that
+    /// was exiting may have removed it between our open and our flock).
+    pub fn is_current(&self) -> bool {
+        let Ok(meta) = self.file.metadata() else {
+            return false;
+        };
+        identity_at(&self.path) == Some(file_identity(&meta))
     }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(UnixListenError::Bind)?;
+
+    /// Removes the lock file while still holding its lock, then lets go: a
+    /// daemon starting now either locked the old file (and sees it is no
+    /// longer at the path, so it tries again) or creates a new one.
+    pub fn remove(self) {
+        if self.is_current() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// How many times a starting daemon retries a guard that vanished under it.
+const GUARD_ATTEMPTS: usize = 8;
+
+/// A UNIX-socket listener that is alone on its path: holds an exclusive
+/// `flock` on `<path>.lock` (a 0600 file of ours, never through a symlink),
+/// unlinks a stale socket file (never anything else) and binds a fresh
+/// non-blocking one with mode `mode` (and group `gid`).
+pub fn listen_unix_exclusive(
+    path: &str,
+    mode: u32,
+    gid: Option<u32>,
+) -> Result<(UnixListener, UnixGuard), UnixListenError> {
+    use crate::security;
+    let lock_path = format!("{path}.lock");
+    let mut guard = None;
+    for _ in 0..GUARD_ATTEMPTS {
+        let file = security::open_private(
+            std::path::Path::new(&lock_path),
+            security::OpenHow::Guard,
+            "the lock file of the daemon",
+        )
+        .map_err(|e| match e.unsafe_path {
+            true => UnixListenError::Refused(e.message),
+            false => UnixListenError::OpenGuard,
+        })?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(UnixListenError::Taken);
+        }
+        let g = UnixGuard {
+            file,
+            path: lock_path.clone(),
+        };
+        if g.is_current() {
+            guard = Some(g);
+            break;
+        }
+    }
+    let guard = guard.ok_or(UnixListenError::Taken)?;
+    Ok((rebind_unix(path, mode, gid)?, guard))
+}
+
+/// Binds the daemon's socket at `path` (whose guard we hold): a stale
+/// socket file is unlinked, anything else there is refused; the new file
+/// gets `mode` (and group `gid`), never more open than 0600 before that.
+pub fn rebind_unix(
+    path: &str,
+    mode: u32,
+    gid: Option<u32>,
+) -> Result<UnixListener, UnixListenError> {
+    use crate::security;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(UnixListenError::Refused(format!(
+                "flom: refusing to replace '{path}' by the daemon's socket: it is {} owned by {}; remove it or choose another socket path with -s",
+                security::kind_of(&meta),
+                security::user_name(meta.uid())
+            )));
+        }
+        if let Err(e) = std::fs::remove_file(path) {
+            return Err(UnixListenError::Refused(format!(
+                "flom: cannot remove the stale socket '{path}' owned by {}: {e}; remove it or choose another socket path with -s",
+                security::user_name(meta.uid())
+            )));
+        }
+    }
+    // SAFETY: umask is process-wide; the daemon is single-threaded while it
+    // opens its listeners. The socket is never open to others, even briefly.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: restoring the previous mask.
+    unsafe { libc::umask(old) };
+    let listener = bound.map_err(UnixListenError::Bind)?;
+    if let Some(gid) = gid {
+        let c = CString::new(path)
+            .map_err(|_| UnixListenError::Bind(io::ErrorKind::InvalidInput.into()))?;
+        // SAFETY: lchown on a NUL-terminated path; -1 keeps the owner.
+        if unsafe { libc::lchown(c.as_ptr(), u32::MAX, gid) } != 0 {
+            return Err(UnixListenError::Bind(io::Error::last_os_error()));
+        }
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(UnixListenError::Bind)?;
     listener
         .set_nonblocking(true)
         .map_err(UnixListenError::Bind)?;
-    Ok((listener, guard))
+    Ok(listener)
 }
 
-/// Removes the socket file of a listener made by `listen_unix_exclusive`.
-pub fn unlink_unix_socket(path: &str) {
-    let _ = std::fs::remove_file(path);
+/// Removes the socket file of a listener made by `listen_unix_exclusive`,
+/// when it is still ours (`identity`).
+pub fn unlink_unix_socket(path: &str, identity: Option<(u64, u64)>) {
+    if identity.is_none() || identity_at(path) == identity {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// A non-blocking TCP listener on the first of `candidates` that binds;
@@ -387,12 +498,17 @@ pub fn tune_accepted_tcp(s: &TcpStream, ka: Keepalive) {
     let _ = setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, ka.probes.max(1));
 }
 
-/// Connects to the first address that accepts. Err(true) when every
-/// address refused (so a daemon may be started), Err(false) otherwise.
-pub fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, bool> {
+/// Connects to the first address that accepts, each attempt bounded by
+/// what is left until `deadline`. Err(true) when every address refused (so
+/// a daemon may be started), Err(false) otherwise.
+pub fn connect_tcp(addrs: &[SocketAddr], deadline: std::time::Instant) -> Result<TcpStream, bool> {
     let mut all_refused = true;
     for a in addrs {
-        match TcpStream::connect(a) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(false);
+        }
+        match TcpStream::connect_timeout(a, left) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
@@ -402,6 +518,43 @@ pub fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, bool> {
         }
     }
     Err(all_refused)
+}
+
+/// Connects to the UNIX socket `path` before `deadline`: a daemon whose
+/// listen backlog is full (EAGAIN) is tried again until then, then
+/// `TimedOut`. The stream returned is blocking.
+pub fn connect_unix(path: &str, deadline: std::time::Instant) -> io::Result<UnixStream> {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let to_io = |e: nix::Error| io::Error::from_raw_os_error(e as i32);
+    let addr = UnixAddr::new(path).map_err(to_io)?;
+    loop {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(to_io)?;
+        // SAFETY: fd is a fresh socket nobody else owns.
+        let stream = unsafe { UnixStream::from_raw_fd(fd) };
+        match connect(fd, &addr) {
+            Ok(()) => {
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(nix::errno::Errno::EAGAIN) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the daemon's listen backlog stayed full",
+                ))
+            }
+            Err(e) => return Err(to_io(e)),
+        }
+    }
 }
 
 // ------------------------------------------------------------ UDP multicast

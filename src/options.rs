@@ -55,6 +55,10 @@ pub enum TextCheck {
     Interface,
     /// An existing file, stored as its canonical absolute path.
     ExistingFile,
+    /// `user`, `group:NAME` or `all` (see `security::SocketAccess`).
+    SocketAccess,
+    /// `any`, a user name or a uid.
+    DaemonOwner,
 }
 
 /// How an integer is normalised before it is stored.
@@ -208,6 +212,14 @@ impl Setting {
                     }
                     TextCheck::ExistingFile => canonical_file(text)
                         .map_err(|r| invalid(format!("{r}; give an existing file")))?,
+                    TextCheck::SocketAccess => {
+                        crate::security::SocketAccess::parse(text).map_err(invalid)?;
+                        text.to_string()
+                    }
+                    TextCheck::DaemonOwner => {
+                        crate::security::check_daemon_owner(text).map_err(invalid)?;
+                        text.to_string()
+                    }
                 };
                 *(s.get_mut)(c) = Some(value);
             }
@@ -380,7 +392,51 @@ static EXTENSIONS: [&[Setting]; 4] = [
 ];
 
 /// Local security: who may connect, file ownership, idle connections.
-static SECURITY_SETTINGS: &[Setting] = &[];
+static SECURITY_SETTINGS: &[Setting] = &[
+    setting(
+        "",
+        "socket-access",
+        "user|group:NAME|all",
+        "Who may connect to the daemon's UNIX socket besides its user and root",
+        ("Daemon", "SocketAccess"),
+        Kind::Text(TextCheck::SocketAccess, slot!(socket_access)),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "daemon-owner",
+        "USER|any",
+        "Also trust a daemon (UNIX socket) run by this user",
+        ("Daemon", "DaemonOwner"),
+        Kind::Text(TextCheck::DaemonOwner, slot!(daemon_owner)),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "request-timeout",
+        "MILLISECONDS",
+        "Close a connection that sends no complete request in this time (0: never)",
+        ("Daemon", "RequestTimeout"),
+        Kind::Int(
+            IntRule::Any,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            slot!(request_timeout),
+        ),
+        CLine::None,
+    ),
+    setting(
+        "",
+        "restrict-tcp-shutdown",
+        "yes|no",
+        "Accept -x/-X over TCP only from loopback or TLS peers",
+        ("Network", "RestrictTcpShutdown"),
+        Kind::YesNo(false, slot!(restrict_tcp_shutdown)),
+        CLine::None,
+    ),
+];
+
+/// The default of `[Daemon]/RequestTimeout`.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: i32 = 10_000;
 
 /// Operator features: status, fencing, queue fairness.
 static OPERATOR_SETTINGS: &[Setting] = &[

@@ -6,8 +6,9 @@
 //! A disabled trace costs one relaxed atomic load. The mask is read from the
 //! environment on first use (or by [`init`]).
 
+use crate::security::{open_private, OpenHow};
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -101,10 +102,6 @@ pub fn enabled(module: u32) -> bool {
     }
 }
 
-/// Reads the mask from the environment (once) and chooses the destination: the file
-/// `path` (truncated, or appended to when `append`) or stderr when `None`.
-/// The file is opened even when the mask is 0; if it cannot be opened the
-/// current destination is kept (as C FLoM does).
 /// Lets go of the trace file without closing it: a daemon about to close
 /// every inherited descriptor calls this, so the `File` does not later
 /// close a descriptor number that has been reused.
@@ -115,23 +112,31 @@ pub fn forget_destination() {
     }
 }
 
-pub fn init(path: Option<&str>, append: bool) {
+/// Reads the mask from the environment (once) and chooses the destination: the file
+/// `path` (truncated, or appended to when `append`) or stderr when `None`.
+/// The file is opened even when the mask is 0; if it cannot be opened the
+/// current destination is kept (as C FLoM does). Err: the path is there
+/// but refused (a symbolic link, not a regular file, another user's file).
+pub fn init(path: Option<&str>, append: bool) -> Result<(), String> {
     mask();
     let mut dest = DEST.lock().unwrap_or_else(|e| e.into_inner());
     match path {
         None => *dest = None,
         Some(p) => {
-            let mut opts = OpenOptions::new();
-            if append {
-                opts.append(true).create(true);
+            // Never through a symbolic link, created 0600, only a file of ours.
+            let how = if append {
+                OpenHow::Append
             } else {
-                opts.write(true).create(true).truncate(true);
-            }
-            if let Ok(f) = opts.open(p) {
-                *dest = Some(f);
+                OpenHow::Truncate
+            };
+            match open_private(std::path::Path::new(p), how, "the trace file") {
+                Ok(f) => *dest = Some(f),
+                Err(e) if e.unsafe_path => return Err(e.message),
+                Err(_) => {}
             }
         }
     }
+    Ok(())
 }
 
 /// The `YYYY-MM-DD HH:MM:SS.uuuuuu [PID/0xTHREAD] ` header, local time.

@@ -65,12 +65,13 @@ fn daemon_process_attributes() {
     for (pipe, ends) in pipes {
         assert_eq!(ends, 2, "the daemon holds one end of {pipe}");
     }
-    // umask 0: srwxrwxrwx socket and a 0666 lock file next to it.
+    // Private by default (SocketAccess=user): srw------- socket and a 0600
+    // lock file next to it, whatever the daemon's umask 0.
     let mode = std::fs::metadata(&env.sock).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o777, "socket mode {mode:o}");
+    assert_eq!(mode & 0o777, 0o600, "socket mode {mode:o}");
     let lock = format!("{}.lock", env.sock);
     let mode = std::fs::metadata(&lock).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o666, "lock file mode {mode:o}");
+    assert_eq!(mode & 0o777, 0o600, "lock file mode {mode:o}");
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn global_config() -> Result<&'static Config, c_int> {
                 _ => errors::RC_G_KEY_FILE_LOAD_FROM_FILE_ERROR,
             })?;
             if config.command_trace_file.is_some() {
-                crate::trace::init(
+                let _ = crate::trace::init(
                     config.command_trace_file.as_deref(),
                     config.append_trace_file,
                 );

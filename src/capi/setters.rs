@@ -371,7 +371,7 @@ pub unsafe extern "C" fn flom_handle_set_trace_filename(
             .trace_filename
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned());
-        crate::trace::init(path.as_deref(), false);
+        let _ = crate::trace::init(path.as_deref(), false);
         rc::OK
     })
 }

@@ -27,6 +27,8 @@ pub struct Conn {
     /// Its lock request asked for a fencing token (our extension): only
     /// then does a grant carry one.
     pub fencing: bool,
+    /// Whether its shutdown requests are obeyed (see `admission`).
+    pub may_shutdown: bool,
     rbuf: Vec<u8>,
     /// How much of `rbuf` is known to hold no complete message.
     scanned: usize,
@@ -85,6 +87,7 @@ impl Conn {
             uid,
             phase: Phase::New,
             fencing: false,
+            may_shutdown: true,
             rbuf: Vec::new(),
             scanned: 0,
             wbuf: Vec::new(),

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::net::{self, Listener};
 use crate::protocol;
 use crate::rc;
+use crate::security::SocketAccess;
 use crate::store::Uids;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
@@ -17,9 +18,26 @@ pub struct Listeners {
     pub discovery: Option<UdpSocket>,
     /// What discovery replies advertise: address ("" for a wildcard) and TCP port.
     advertised: (String, u16),
-    /// The UNIX socket path (unlinked at shutdown).
+    /// The UNIX socket path (unlinked at shutdown) and the identity of the
+    /// socket file we bound there.
     socket_path: Option<String>,
-    _guard: Option<std::fs::File>,
+    socket_identity: Option<(u64, u64)>,
+    /// Who may connect to the UNIX socket (its file mode follows).
+    pub access: SocketAccess,
+    guard: Option<net::UnixGuard>,
+}
+
+/// What `check_socket` found at the UNIX socket path.
+#[derive(Debug)]
+pub enum SocketState {
+    /// Our socket file is there (or there is no UNIX socket).
+    Fine,
+    /// It had been removed: a new one is bound, to become listener 0 once
+    /// the loop stops watching the old one.
+    Recreated(std::os::unix::net::UnixListener),
+    /// Something else is there, or our lock file is gone: another daemon
+    /// may serve the path now; the loop closes listener 0.
+    Lost,
 }
 
 impl Listeners {
@@ -27,6 +45,7 @@ impl Listeners {
     /// Each socket takes a uid, as C FLoM's listener objects do.
     pub fn open(config: &Config, uids: &Uids) -> Result<Listeners, i32> {
         let mut l = Listeners::default();
+        l.access = SocketAccess::of(config.socket_access.as_deref());
         if config.uses_network() {
             l.listen_network(config, uids)?;
         } else {
@@ -98,20 +117,65 @@ impl Listeners {
     }
 
     fn listen_unix(&mut self, path: &str, uids: &Uids) -> Result<(), i32> {
-        let (listener, guard) = net::listen_unix_exclusive(path).map_err(|e| match e {
-            net::UnixListenError::OpenGuard(_) => rc::OPEN_ERROR,
-            net::UnixListenError::Taken => rc::FLOCK_ERROR,
-            net::UnixListenError::Bind(e) => {
-                crate::syslog::error(&format!("FLM019E cannot bind UNIX socket '{path}': {e}"));
-                rc::BIND_ERROR
-            }
-        })?;
-        self._guard = Some(guard);
+        let listener = self.bind_unix(path)?;
         self.socket_path = Some(path.to_string());
         crate::syslog::notice(&format!("FLM000I listening on UNIX socket '{path}'"));
         self.sockets.push(Listener::Unix(listener));
         uids.next();
         Ok(())
+    }
+
+    /// Takes the guard (when not held yet) and binds the socket file.
+    fn bind_unix(&mut self, path: &str) -> Result<std::os::unix::net::UnixListener, i32> {
+        let gid = match &self.access {
+            SocketAccess::Group { gid, .. } => Some(*gid),
+            _ => None,
+        };
+        let (listener, guard) = match self.guard.take() {
+            // Re-creating the socket: the guard is ours already.
+            Some(g) => (net::rebind_unix(path, self.access.socket_mode(), gid), g),
+            None => match net::listen_unix_exclusive(path, self.access.socket_mode(), gid) {
+                Ok((l, g)) => (Ok(l), g),
+                Err(e) => return Err(unix_listen_rc(path, e)),
+            },
+        };
+        self.guard = Some(guard);
+        let listener = listener.map_err(|e| unix_listen_rc(path, e))?;
+        self.socket_identity = net::identity_at(path);
+        Ok(listener)
+    }
+
+    /// Whether the daemon serves a UNIX socket path (still its own).
+    pub fn has_unix_socket(&self) -> bool {
+        self.socket_path.is_some()
+    }
+
+    /// Looks at the UNIX socket path (the loop calls it about once a
+    /// second): a removed socket file is re-created while our lock file is
+    /// still in place; anything else there means the path is no longer
+    /// ours, and listener 0 is closed.
+    pub fn check_socket(&mut self) -> SocketState {
+        let Some(path) = self.socket_path.clone() else {
+            return SocketState::Fine;
+        };
+        let now = net::identity_at(&path);
+        if now.is_some() && now == self.socket_identity {
+            return SocketState::Fine;
+        }
+        let guard_ok = self.guard.as_ref().is_some_and(net::UnixGuard::is_current);
+        if now.is_none() && guard_ok {
+            if let Ok(l) = self.bind_unix(&path) {
+                crate::syslog::warning(&format!(
+                    "FLM027W the UNIX socket '{path}' was removed: it is re-created"
+                ));
+                return SocketState::Recreated(l);
+            }
+        }
+        crate::syslog::warning(&format!(
+            "FLM028W the UNIX socket '{path}' (or its lock file) was replaced: this daemon stops accepting connections and exits once idle"
+        ));
+        self.socket_path = None;
+        SocketState::Lost
     }
 
     /// TCP listener on the unicast address (or the wildcard of the group's
@@ -205,11 +269,40 @@ impl Listeners {
         }
     }
 
-    /// Closes the listeners and unlinks the UNIX socket.
+    /// Closes the listeners, unlinks the UNIX socket (when still ours), then
+    /// removes the lock file while still holding it (see `UnixGuard`).
     pub fn close(&mut self) {
-        if let Some(path) = &self.socket_path {
-            net::unlink_unix_socket(path);
+        if let Some(path) = self.socket_path.take() {
+            net::unlink_unix_socket(&path, self.socket_identity);
         }
         self.sockets.clear();
+        if let Some(g) = self.guard.take() {
+            g.remove();
+        }
+    }
+}
+
+impl Drop for Listeners {
+    /// A daemon that fails after opening its listeners cleans up too.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The start-up return code of a UNIX listener failure (a refused path is
+/// explained to the starting client).
+fn unix_listen_rc(path: &str, e: net::UnixListenError) -> i32 {
+    match e {
+        net::UnixListenError::Refused(why) => {
+            crate::syslog::error(&format!("FLM026E {why}"));
+            super::process::explain_start_failure(why);
+            rc::OPEN_ERROR
+        }
+        net::UnixListenError::OpenGuard => rc::OPEN_ERROR,
+        net::UnixListenError::Taken => rc::FLOCK_ERROR,
+        net::UnixListenError::Bind(e) => {
+            crate::syslog::error(&format!("FLM019E cannot bind UNIX socket '{path}': {e}"));
+            rc::BIND_ERROR
+        }
     }
 }

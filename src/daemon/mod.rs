@@ -8,17 +8,19 @@
 //!   lock store's `Action`s (answers, timers, closes) to the connections;
 //! - `process`: fork, detach, readiness pipe, signals;
 //! - `listeners`: the listening sockets and discovery answers;
+//! - `admission`: who may connect and shut down, silent connections;
 //! - `connection`: one connection's reads, message framing and writes;
 //! - `routing`: a parsed message to a lock-store event;
 //! - `crate::store`: the lock store (resources, queues, timers).
 
+mod admission;
 mod connection;
 mod listeners;
 mod process;
 mod routing;
 mod service;
 
-pub use process::spawn;
+pub use process::{spawn, spawn_explained};
 pub use service::run as run_service;
 // The message path without sockets, for the fuzz target of `fuzz/`.
 pub use connection::Phase;
@@ -34,6 +36,7 @@ use crate::status::Status;
 use crate::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
 use crate::tls::{self, Progress, Role, TlsContext, Transport};
 use crate::vfs::Vfs;
+use admission::Admission;
 use connection::{Conn, Filled, Flushed, Frame, Sent};
 use listeners::Listeners;
 use std::cmp::Reverse;
@@ -94,6 +97,9 @@ pub struct Daemon {
     handshake_deadlines: VecDeque<(Instant, usize, u64)>,
     poller: Poller,
     listeners: Listeners,
+    admission: Admission,
+    /// When the UNIX socket file is looked at next.
+    next_socket_check: Instant,
     signal_read: RawFd,
     keepalive: Keepalive,
     uids: Uids,
@@ -179,13 +185,23 @@ impl Daemon {
                 Ok(s) => break s,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if errno_is(&e, libc::EMFILE) || errno_is(&e, libc::ENFILE) => {
-                    // Out of descriptors: stop watching the listeners (a
-                    // level-triggered poll would spin) and leave the clients
-                    // in the backlog until a connection closes.
-                    self.pause_accepting(true);
+                    // Out of descriptors: a connection that never sent a
+                    // request goes first; without one, stop watching the
+                    // listeners (a level-triggered poll would spin) and
+                    // leave the clients in the backlog until one closes.
+                    if !self.close_oldest_silent() {
+                        self.pause_accepting(true);
+                    }
                     return;
                 }
                 Err(_) => return,
+            }
+        };
+        let admitted = match self.admission.admit(&stream) {
+            Ok(a) => a,
+            Err(line) => {
+                crate::syslog::warning(&line);
+                return;
             }
         };
         if let Stream::Tcp(tcp) = &stream {
@@ -202,13 +218,16 @@ impl Daemon {
         };
         let handshaking = stream.is_handshaking();
         let uid = self.uids.next();
-        let id = self.conns.insert(Conn::new(stream, uid));
+        let mut conn = Conn::new(stream, uid);
+        conn.may_shutdown = admitted.may_shutdown;
+        let id = self.conns.insert(conn);
         if let Err(e) = self.poller.register(fd, conn_token(id), READABLE) {
             crate::trace!(crate::trace::CONNS, "connection {id}: cannot watch it: {e}");
             self.conns.remove(id);
             return;
         }
         self.idle_since = None;
+        self.admission.track(now.instant, id, uid);
         crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
         if handshaking {
             self.handshake_deadlines.push_back((deadline, id, uid));
@@ -343,6 +362,14 @@ impl Daemon {
                     return;
                 }
             }
+        }
+        if msg.verb == protocol::VERB_MNGMNT && msg.status_version.is_none() && !conn.may_shutdown {
+            crate::syslog::warning(&format!(
+                "FLM032W a shutdown request from '{}' was refused: only the daemon's user or root may stop it (over TCP: loopback or TLS peers, RestrictTcpShutdown)",
+                conn.stream.peer_name()
+            ));
+            self.to_close.push(id);
+            return;
         }
         if msg.verb == protocol::VERB_LOCK && msg.fencing_requested {
             conn.fencing = true;
@@ -495,6 +522,8 @@ impl Daemon {
             due = true;
         }
         self.expire_handshakes(now);
+        self.expire_silent(now);
+        self.check_socket(now);
         if due {
             let mut actions = std::mem::take(&mut self.actions);
             self.store.timer(now, &mut actions);
@@ -506,6 +535,15 @@ impl Daemon {
     fn poll_timeout(&self, now: Instant) -> i32 {
         let mut deadline: Option<Instant> = self.timers.peek().map(|t| t.0);
         if let Some(&(at, _, _)) = self.handshake_deadlines.front() {
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        let others = [
+            self.admission.next_deadline(),
+            self.listeners
+                .has_unix_socket()
+                .then_some(self.next_socket_check),
+        ];
+        for at in others.into_iter().flatten() {
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
         if self.lifespan_ms > 0 {
@@ -623,6 +661,8 @@ impl Daemon {
             check_peer_id: config.tls_check_peer_id,
             handshake_deadlines: VecDeque::new(),
             poller,
+            admission: Admission::new(config),
+            next_socket_check: now.instant + admission::SOCKET_CHECK_PERIOD,
             listeners,
             signal_read,
             keepalive: Keepalive {

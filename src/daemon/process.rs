@@ -14,10 +14,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// start-up return code on a pipe: 0 once its listeners accept connections.
 /// Called by a client that found no daemon.
 pub fn spawn(config: &Config) -> i32 {
+    spawn_explained(config).0
+}
+
+/// Like `spawn`, with the sentence a daemon that could not start sent after
+/// its return code (a refused lock file or socket path), if any.
+pub fn spawn_explained(config: &Config) -> (i32, Option<String>) {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: plain pipe2 into a local array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return rc::PIPE_ERROR;
+        return (rc::PIPE_ERROR, None);
     }
     let (read_end, write_end) = (fds[0], fds[1]);
     let _ = std::io::stdout().flush();
@@ -31,7 +37,7 @@ pub fn spawn(config: &Config) -> i32 {
             libc::close(read_end);
             libc::close(write_end);
         }
-        return rc::FORK_ERROR;
+        return (rc::FORK_ERROR, None);
     }
     if pid == 0 {
         // SAFETY: see above; every branch ends in _exit.
@@ -71,12 +77,37 @@ pub fn spawn(config: &Config) -> i32 {
             break;
         }
     }
+    let mut why = Vec::new();
+    if got == 4 && i32::from_ne_bytes(buf) != rc::OK {
+        let mut chunk = [0u8; 512];
+        loop {
+            // SAFETY: reading into a local buffer.
+            let n = unsafe { libc::read(read_end, chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n > 0 && why.len() < 4096 {
+                why.extend_from_slice(&chunk[..n as usize]);
+            } else if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            } else {
+                break;
+            }
+        }
+    }
     // SAFETY: closing our read end.
     unsafe { libc::close(read_end) };
     if got < 4 {
-        return rc::DAEMON_NOT_STARTED;
+        return (rc::DAEMON_NOT_STARTED, None);
     }
-    i32::from_ne_bytes(buf)
+    let why = (!why.is_empty()).then(|| String::from_utf8_lossy(&why).into_owned());
+    (i32::from_ne_bytes(buf), why)
+}
+
+/// The sentence a daemon that cannot start sends its client after the
+/// return code (set while the daemon opens its listeners).
+static START_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Records why the daemon cannot start, for the starting client.
+pub(super) fn explain_start_failure(why: String) {
+    *START_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
 }
 
 static SIGNAL_PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
@@ -131,10 +162,12 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
     crate::trace::forget_destination();
     detach_descriptors(ready_pipe);
     crate::syslog::open();
-    crate::trace::init(
+    if let Err(why) = crate::trace::init(
         config.daemon_trace_file.as_deref(),
         config.append_trace_file,
-    );
+    ) {
+        crate::syslog::error(&format!("FLM029E {why}"));
+    }
     let _ = crate::net::raise_fd_limit();
     let result = Daemon::new(config);
     let start_rc = match &result {
@@ -142,9 +175,19 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         Err(rc) => *rc,
     };
     let bytes = start_rc.to_ne_bytes();
-    // SAFETY: writing 4 bytes to the readiness pipe, then closing it.
+    let why = START_FAILURE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .filter(|_| start_rc != 0)
+        .unwrap_or_default();
+    // SAFETY: writing 4 bytes (and the failure sentence) to the readiness
+    // pipe, then closing it.
     unsafe {
         libc::write(ready_pipe, bytes.as_ptr().cast(), 4);
+        if !why.is_empty() {
+            libc::write(ready_pipe, why.as_ptr().cast(), why.len());
+        }
         libc::close(ready_pipe);
     }
     match result {

@@ -41,11 +41,13 @@ pub fn run(config: &Config) -> Outcome {
         libc::umask(0);
     }
     crate::trace::forget_destination();
-    crate::trace::init(
+    crate::syslog::open();
+    if let Err(why) = crate::trace::init(
         config.daemon_trace_file.as_deref(),
         config.append_trace_file,
-    );
-    crate::syslog::open();
+    ) {
+        crate::syslog::error(&format!("FLM029E {why}"));
+    }
     let _ = crate::net::raise_fd_limit();
     let notifier = Notifier::from_env();
     let failed = |sentence: String| {
@@ -126,7 +128,7 @@ pub fn activated_listeners() -> Result<Vec<Listener>, String> {
     };
     if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
         crate::syslog::info(&format!(
-            "FLM030I LISTEN_PID={pid} is not this process: socket activation ignored"
+            "FLM040I LISTEN_PID={pid} is not this process: socket activation ignored"
         ));
         return Ok(Vec::new());
     }
@@ -219,7 +221,7 @@ impl Notifier {
             }),
             Err(e) => {
                 crate::syslog::warning(&format!(
-                    "FLM031W NOTIFY_SOCKET='{value}' cannot be used: {e}"
+                    "FLM041W NOTIFY_SOCKET='{value}' cannot be used: {e}"
                 ));
                 None
             }
@@ -230,7 +232,7 @@ impl Notifier {
     pub fn send(&self, state: &str) {
         if let Err(e) = self.socket.send_to_addr(state.as_bytes(), &self.addr) {
             crate::syslog::warning(&format!(
-                "FLM031W cannot notify the service manager at '{}': {e}",
+                "FLM041W cannot notify the service manager at '{}': {e}",
                 self.shown
             ));
         }

@@ -1,20 +1,39 @@
 //! Reaching the daemon: the AF_UNIX socket, a TCP address, or multicast
 //! discovery then TCP; and, when asked, starting a daemon when there is none
 //! (retrying within a bounded window while another client starts one).
+//! Every connect is bounded (`wait_bound`); on the UNIX socket the path
+//! and the daemon behind it (SO_PEERCRED) must be the user's, root's or
+//! the trusted `DaemonOwner`'s before anything is sent.
 
 use crate::config::Config;
 use crate::error::FlomError;
 use crate::net::{self, Stream};
 use crate::protocol;
 use crate::rc;
+use crate::security;
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::net::UnixStream;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How long a client keeps retrying to reach a daemon that is starting
 /// (another client won the start race) or stopping.
 const START_RETRY_WINDOW: Duration = Duration::from_secs(3);
+
+/// The bound of the waits that are not the lock itself (connect, TLS
+/// handshake, the daemon's first answer) when `-o` is 0 or negative.
+pub const NON_LOCK_BOUND: Duration = Duration::from_secs(5);
+
+/// How long a connect (and the TLS handshake) may take: `-o` when it is
+/// positive, else `NON_LOCK_BOUND`.
+pub fn wait_bound(config: &Config) -> Duration {
+    if config.resource_timeout > 0 {
+        Duration::from_millis(config.resource_timeout as u64)
+    } else {
+        NON_LOCK_BOUND
+    }
+}
 
 /// Connects to the daemon over the configured transport; starts a daemon
 /// when there is none and `auto_start` and the daemon lifespan allow it.
@@ -31,7 +50,7 @@ pub(super) fn connect(config: &Config, auto_start: bool) -> Result<Stream, FlomE
         let addrs = net::resolve(address, config.unicast_port as u16, scope)?;
         let target = format!("{address}/{}", config.unicast_port);
         return retry_after_start(config, may_start, &target, || {
-            match net::connect_tcp(&addrs) {
+            match net::connect_tcp(&addrs, Instant::now() + wait_bound(config)) {
                 Ok(s) => Attempt::Connected(Stream::Tcp(s)),
                 Err(true) => Attempt::Absent,
                 Err(false) => Attempt::Failed,
@@ -51,9 +70,9 @@ pub(super) fn connect(config: &Config, auto_start: bool) -> Result<Stream, FlomE
     if !may_start {
         return Err(failed(rc::CONNECT_ERROR));
     }
-    let started = crate::daemon::spawn(config);
+    let (started, why) = crate::daemon::spawn_explained(config);
     if started != rc::OK && started != rc::BIND_ERROR {
-        return Err(failed(started));
+        return Err(start_failure(started, why, failed));
     }
     discover_and_connect(config, &groups)?.ok_or_else(|| failed(rc::CONNECTION_REFUSED))
 }
@@ -63,6 +82,24 @@ enum Attempt {
     /// No daemon there (refused, or no socket file).
     Absent,
     Failed,
+    /// Failed for a reason said at once (no retry, no daemon started).
+    Refused(FlomError),
+}
+
+/// The error of a daemon that did not start: its own sentence when it sent
+/// one (a refused lock file or socket path), else C's return code line.
+fn start_failure(
+    started: i32,
+    why: Option<String>,
+    failed: impl Fn(i32) -> FlomError,
+) -> FlomError {
+    match why {
+        Some(message) => FlomError::Refused {
+            rc: started,
+            message,
+        },
+        None => failed(started),
+    }
 }
 
 /// Tries `attempt`; when no daemon is there, starts one and retries within a
@@ -80,18 +117,20 @@ fn retry_after_start(
     };
     match attempt() {
         Attempt::Connected(s) => return Ok(s),
+        Attempt::Refused(e) => return Err(e),
         Attempt::Absent if may_start => {}
         _ => return Err(failed(rc::CONNECT_ERROR)),
     }
     let deadline = Instant::now() + START_RETRY_WINDOW;
     let mut pause = Duration::from_millis(1);
     loop {
-        let started = crate::daemon::spawn(config);
+        let (started, why) = crate::daemon::spawn_explained(config);
         if ![rc::OK, rc::FLOCK_ERROR, rc::BIND_ERROR].contains(&started) {
-            return Err(failed(started));
+            return Err(start_failure(started, why, failed));
         }
         match attempt() {
             Attempt::Connected(s) => return Ok(s),
+            Attempt::Refused(e) => return Err(e),
             Attempt::Absent if Instant::now() < deadline => {}
             _ => return Err(failed(rc::DAEMON_NOT_STARTED)),
         }
@@ -116,12 +155,99 @@ fn connect_local(config: &Config, may_start: bool) -> Result<Stream, FlomError> 
         });
     }
     retry_after_start(config, may_start, &path, || {
-        match UnixStream::connect(&path) {
-            Ok(s) => Attempt::Connected(Stream::Unix(s)),
+        if let Err(e) = check_socket_path(config, &path) {
+            return Attempt::Refused(e);
+        }
+        let deadline = Instant::now() + wait_bound(config);
+        match net::connect_unix(&path, deadline) {
+            Ok(s) => match check_daemon(config, &path, &s) {
+                Ok(()) => Attempt::Connected(Stream::Unix(s)),
+                Err(e) => Attempt::Refused(e),
+            },
             Err(e) if is_absent(&e) => Attempt::Absent,
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                Attempt::Refused(refused(format!(
+                    "flom: permission denied connecting to the daemon at '{path}'{}: a daemon lets other users in only with --socket-access (SocketAccess in [Daemon])",
+                    owner_clause(&path)
+                )))
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Attempt::Refused(refused(format!(
+                "flom: the daemon at '{path}' did not accept the connection within {} ms (its listen backlog is full)",
+                wait_bound(config).as_millis()
+            ))),
             Err(_) => Attempt::Failed,
         }
     })
+}
+
+fn refused(message: String) -> FlomError {
+    FlomError::Refused {
+        rc: rc::CONNECT_ERROR,
+        message,
+    }
+}
+
+/// ` (owned by NAME)` for the file at `path`, if any.
+fn owner_clause(path: &str) -> String {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => format!(" (owned by {})", security::user_name(m.uid())),
+        Err(_) => String::new(),
+    }
+}
+
+/// The socket path must be absent or a socket of a trusted owner: a file,
+/// directory or symbolic link planted there, or another user's socket, is
+/// refused at once (no daemon started, no retries).
+fn check_socket_path(config: &Config, path: &str) -> Result<(), FlomError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let owner = security::user_name(meta.uid());
+    if !meta.file_type().is_socket() {
+        return Err(refused(format!(
+            "flom: '{path}' is {} owned by {owner}, not a flom socket: remove it or choose another socket path with -s",
+            security::kind_of(&meta)
+        )));
+    }
+    if !security::trusts_owner(config.daemon_owner.as_deref(), meta.uid()) {
+        return Err(refused(format!(
+            "flom: the socket '{path}' belongs to {owner}, not to you or root: refusing to use it (its daemon would see your resource names and could answer anything); remove it, choose another socket path with -s, or trust that user with --daemon-owner={owner}"
+        )));
+    }
+    Ok(())
+}
+
+/// The daemon behind a connected UNIX socket must run as the user, root or
+/// the trusted `DaemonOwner` (SO_PEERCRED): checked before anything is sent.
+fn check_daemon(
+    config: &Config,
+    path: &str,
+    s: &std::os::unix::net::UnixStream,
+) -> Result<(), FlomError> {
+    let (pid, uid, _) = security::peer_credentials(s.as_raw_fd()).map_err(|e| {
+        refused(format!(
+            "flom: cannot tell who runs the daemon at '{path}': {e}"
+        ))
+    })?;
+    if security::trusts_owner(config.daemon_owner.as_deref(), uid)
+        || security::socket_placed_by_trusted(std::path::Path::new(path))
+    {
+        return Ok(());
+    }
+    let owner = security::user_name(uid);
+    Err(refused(format!(
+        "flom: the daemon at '{path}' is run by {owner} (pid {pid}), not by you or root: refusing to talk to it (it would see your resource names and could answer anything); choose another socket path with -s, or trust that user with --daemon-owner={owner}"
+    )))
+}
+
+/// The uid of the daemon behind `stream` (UNIX sockets only).
+pub(super) fn daemon_uid(stream: &Stream) -> Option<u32> {
+    match stream {
+        Stream::Unix(s) => security::peer_credentials(s.as_raw_fd())
+            .ok()
+            .map(|(_, uid, _)| uid),
+        Stream::Tcp(_) => None,
+    }
 }
 
 /// Multicast discovery: up to DiscoveryAttempts datagrams to the group, each
@@ -180,7 +306,7 @@ fn discover_and_connect(
                 net::resolve(&network.address, network.port, None)
                     .or_else(|_| net::resolve(&network.address, network.port, scope))?
             };
-            return match net::connect_tcp(&target) {
+            return match net::connect_tcp(&target, Instant::now() + wait_bound(config)) {
                 Ok(s) => Ok(Some(Stream::Tcp(s))),
                 Err(_) => Err(FlomError::Connect {
                     rc: rc::CONNECT_ERROR,

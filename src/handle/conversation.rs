@@ -17,7 +17,12 @@ use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How long the graceful disconnect waits for the daemon's close.
-const DISCONNECT_WAIT_MS: i32 = 5000;
+pub(super) const DISCONNECT_WAIT_MS: i32 = 5000;
+/// How long the disconnect waits for the close of a daemon that did not
+/// answer in time (it may still be alive and busy).
+pub(super) const UNANSWERED_DISCONNECT_WAIT_MS: i32 = 500;
+/// How much longer than `-o` the client waits for the daemon's answer.
+const ANSWER_GRACE_MS: i32 = 100;
 /// How long a management request waits for any reply.
 const MANAGEMENT_WAIT_MS: i32 = 1000;
 /// How long a status request waits for the whole answer.
@@ -35,6 +40,9 @@ pub(super) enum LockFailure {
     /// The daemon answered no (or did not answer in time): the connection
     /// is still usable.
     Refused(FlomError),
+    /// The daemon did not answer within the bound: the connection is kept
+    /// (the handle's state stays `Connected`); its disconnect waits briefly.
+    Unanswered(FlomError),
     /// The connection is no longer usable: `rc` says why; `retryable` when
     /// the daemon closed before sending a single byte (it may have been
     /// exiting, so a new connection may succeed); `why`, a sentence that
@@ -161,20 +169,35 @@ pub(super) fn lock(
             },
         });
     }
-    let timeout = if config.resource_timeout > 0 {
-        config.resource_timeout
+    // The first answer (step 16) is immediate from any daemon: without a
+    // positive -o it is awaited at most NON_LOCK_BOUND.
+    let bound_ms = super::connect::NON_LOCK_BOUND.as_millis() as i32;
+    // With a positive -o the daemon answers when its own timer ends: a
+    // little grace lets that answer arrive before the client gives up.
+    let (first_wait, timeout) = if config.resource_timeout > 0 {
+        let t = config.resource_timeout.saturating_add(ANSWER_GRACE_MS);
+        (t, t)
     } else {
-        -1
+        (bound_ms, -1)
     };
     let mut buf = Vec::with_capacity(512);
     let mut first = true;
     let mut received = 0;
     loop {
-        let msg = match receive(config, stream, &mut buf, timeout, &mut received) {
+        let wait = if first { first_wait } else { timeout };
+        let msg = match receive(config, stream, &mut buf, wait, &mut received) {
             Ok(Some(m)) => m,
-            Ok(None) => {
-                return Err(LockFailure::Refused(FlomError::LockTimeout {
+            Ok(None) if config.resource_timeout > 0 => {
+                return Err(LockFailure::Unanswered(FlomError::LockTimeout {
                     timeout_ms: config.resource_timeout,
+                }))
+            }
+            Ok(None) => {
+                return Err(LockFailure::Unanswered(FlomError::Refused {
+                    rc: rc::NETWORK_TIMEOUT,
+                    message: format!(
+                        "flom: the daemon did not answer the lock request within {bound_ms} ms (a positive -o sets this bound)"
+                    ),
                 }))
             }
             Err((rc, why)) => {
@@ -327,11 +350,11 @@ pub(super) fn request_status(
     }
 }
 
-/// Half-closes, waits (bounded) for the daemon to close, closes.
-pub(super) fn graceful_disconnect(stream: Transport) {
+/// Half-closes, waits (at most `wait_ms`) for the daemon to close, closes.
+pub(super) fn graceful_disconnect(stream: Transport, wait_ms: i32) {
     let mut stream = stream;
     let _ = stream.shutdown_write();
-    let deadline = Instant::now() + Duration::from_millis(DISCONNECT_WAIT_MS as u64);
+    let deadline = Instant::now() + Duration::from_millis(wait_ms.max(0) as u64);
     let mut sink = [0u8; 256];
     loop {
         let left = deadline

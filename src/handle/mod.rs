@@ -89,6 +89,9 @@ pub struct FlomHandle {
     fencing_token: Option<u64>,
     /// The TLS context of the last connection, and the files it came from.
     tls: Option<(TlsFiles, TlsContext)>,
+    /// The daemon did not answer within the client's bound: the
+    /// disconnect waits for its close only briefly.
+    unanswered: bool,
 }
 
 impl FlomHandle {
@@ -104,6 +107,7 @@ impl FlomHandle {
             locked_element: None,
             fencing_token: None,
             tls: None,
+            unanswered: false,
         }
     }
 
@@ -144,6 +148,7 @@ impl FlomHandle {
         }
         let stream = self.open(self.auto_start)?;
         self.conn = Some(stream);
+        self.unanswered = false;
         self.state = HandleState::Connected;
         Ok(())
     }
@@ -155,7 +160,8 @@ impl FlomHandle {
         self.prepare_tls()?;
         let socket = connect::connect(&self.config, auto_start)?;
         let ctx = self.tls.as_ref().map(|(_, c)| c);
-        Transport::connect(ctx, socket).map_err(|e| FlomError::Tls {
+        let limit = connect::wait_bound(&self.config);
+        Transport::connect(ctx, socket, limit).map_err(|e| FlomError::Tls {
             function: Some("flom_client_connect"),
             rc: e.rc,
             message: e.message,
@@ -205,9 +211,27 @@ impl FlomHandle {
                     return Ok(self.locked_element.as_deref());
                 }
                 Err(LockFailure::Refused(e)) => return Err(e),
+                Err(LockFailure::Unanswered(e)) => {
+                    self.unanswered = true;
+                    return Err(e);
+                }
                 Err(LockFailure::Broken { rc, retryable, why }) => {
+                    let stranger = self.strangers_daemon();
                     self.conn = None;
                     self.state = HandleState::Disconnected;
+                    if retryable {
+                        if let Some(owner) = stranger {
+                            // Another user's daemon (trusted with DaemonOwner)
+                            // that closes at once keeps us out.
+                            return Err(FlomError::Refused {
+                                rc,
+                                message: format!(
+                                    "flom: the daemon at '{}' (run by {owner}) closed the connection without answering: it lets other users in only with --socket-access (SocketAccess in [Daemon])",
+                                    self.config.socket_path()
+                                ),
+                            });
+                        }
+                    }
                     if !(retryable && fresh) {
                         return Err(match why {
                             Some(message) => FlomError::Tls {
@@ -223,6 +247,14 @@ impl FlomHandle {
                 }
             }
         }
+    }
+
+    /// The name of the user running the daemon we are connected to, when it
+    /// is not us nor root (UNIX sockets only).
+    fn strangers_daemon(&self) -> Option<String> {
+        let owner = self.conn.as_ref()?.socket().and_then(connect::daemon_uid)?;
+        let me = crate::security::euid();
+        (owner != me && owner != 0).then(|| crate::security::user_name(owner))
     }
 
     /// Unlocks (no rollback) and disconnects; from `Connected` it only
@@ -264,7 +296,12 @@ impl FlomHandle {
             conversation::unlock(&mut stream, &self.config.resource_name, rollback)
                 .map_err(|rc| FlomError::Unlock { rc })?;
         }
-        conversation::graceful_disconnect(stream);
+        let wait = if self.unanswered {
+            conversation::UNANSWERED_DISCONNECT_WAIT_MS
+        } else {
+            conversation::DISCONNECT_WAIT_MS
+        };
+        conversation::graceful_disconnect(stream, wait);
         Ok(())
     }
 
@@ -287,6 +324,28 @@ impl FlomHandle {
             _ => return Err(self.invalid("shutdown")),
         }
         let mut stream = self.open(false)?;
+        // Only the daemon's own user or root may stop it (the daemon
+        // enforces it too): say so rather than send a request it drops.
+        let me = crate::security::euid();
+        if let Some(owner) = stream.socket().and_then(connect::daemon_uid) {
+            if me != 0 && owner != me {
+                conversation::graceful_disconnect(stream, 0);
+                let who = match owner {
+                    0 => "root".to_string(),
+                    o => format!(
+                        "{} (the daemon's user) or root",
+                        crate::security::user_name(o)
+                    ),
+                };
+                return Err(FlomError::Refused {
+                    rc: crate::rc::CONNECT_ERROR,
+                    message: format!(
+                        "flom: only {who} may shut down the daemon at '{}'",
+                        self.config.socket_path()
+                    ),
+                });
+            }
+        }
         let sent =
             conversation::request_shutdown(&self.config, &mut stream, &self.peerid, immediate);
         self.state = HandleState::Disconnected;
@@ -298,7 +357,7 @@ impl FlomHandle {
             },
             None => FlomError::Management { rc },
         })?;
-        conversation::graceful_disconnect(stream);
+        conversation::graceful_disconnect(stream, conversation::DISCONNECT_WAIT_MS);
         Ok(())
     }
 
@@ -313,7 +372,7 @@ impl FlomHandle {
         self.state = HandleState::Disconnected;
         match conversation::request_status(&self.config, &mut stream, &self.peerid) {
             Ok(snapshot) => {
-                conversation::graceful_disconnect(stream);
+                conversation::graceful_disconnect(stream, conversation::DISCONNECT_WAIT_MS);
                 Ok(snapshot)
             }
             Err(StatusFailure::Unsupported) => Err(FlomError::StatusUnsupported),

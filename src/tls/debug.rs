@@ -96,8 +96,8 @@ pub fn server(config: &Config) -> Result<(), String> {
 pub fn client(config: &Config) -> Result<(), String> {
     let ctx = context(config, Role::Client, "tls.client")?;
     let addrs = addresses(config, "tls.client")?;
-    let tcp =
-        net::connect_tcp(&addrs).map_err(|_| format!("flom: cannot connect to {}", addrs[0]))?;
+    let tcp = net::connect_tcp(&addrs, std::time::Instant::now() + super::HANDSHAKE_TIMEOUT)
+        .map_err(|_| format!("flom: cannot connect to {}", addrs[0]))?;
     let mut tls = TlsStream::handshake_blocking(&ctx, Stream::Tcp(tcp)).map_err(|e| e.message)?;
     set_read_timeout(&tls, RECEIVE_WAIT);
     send_id(&mut tls)?;

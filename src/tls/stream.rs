@@ -29,6 +29,8 @@ pub struct Handshake {
     role: Role,
     files: Arc<TlsFiles>,
     deadline: Instant,
+    /// How long the handshake was given (for the timeout message).
+    budget: std::time::Duration,
     /// Whether the first bytes from the client were already looked at (a
     /// daemon tells a plain-text client from a TLS one by them).
     peeked: bool,
@@ -102,6 +104,7 @@ impl Handshake {
             stream,
             role: ctx.role(),
             files: ctx.files().clone(),
+            budget: deadline.saturating_duration_since(Instant::now()),
             deadline,
             peeked: ctx.role() == Role::Client,
             done: false,
@@ -130,9 +133,9 @@ impl Handshake {
             return Err(TlsError::new(
                 self.fail_code(),
                 format!(
-                    "flom: the TLS handshake with {} did not finish within {} s{}",
+                    "flom: the TLS handshake with {} did not finish within {} ms{}",
                     self.role.peer(),
-                    super::HANDSHAKE_TIMEOUT.as_secs(),
+                    self.budget.as_millis().max(1),
                     match self.role {
                         Role::Client => ": does the daemon run without TLS? (configure the three TLS files on both sides, or on neither)",
                         Role::Server => "",
@@ -258,9 +261,18 @@ impl TlsStream {
     /// client's), bounded by the handshake timeout through the socket's
     /// timeouts.
     pub fn handshake_blocking(ctx: &TlsContext, stream: Stream) -> Result<TlsStream, TlsError> {
-        let timeout = Some(super::HANDSHAKE_TIMEOUT);
-        let _ = set_timeouts(&stream, timeout);
-        let mut hs = Handshake::start(ctx, stream, Instant::now() + super::HANDSHAKE_TIMEOUT)?;
+        TlsStream::handshake_within(ctx, stream, super::HANDSHAKE_TIMEOUT)
+    }
+
+    /// The client's handshake on a blocking socket, bounded by `limit`.
+    pub fn handshake_within(
+        ctx: &TlsContext,
+        stream: Stream,
+        limit: std::time::Duration,
+    ) -> Result<TlsStream, TlsError> {
+        let limit = limit.max(std::time::Duration::from_millis(1));
+        let _ = set_timeouts(&stream, Some(limit));
+        let mut hs = Handshake::start(ctx, stream, Instant::now() + limit)?;
         loop {
             match hs.advance()? {
                 Progress::Established => break,

@@ -63,13 +63,18 @@ impl Transport {
 
     /// The client's stream on a freshly connected (blocking) socket: TLS
     /// when `ctx` is given, with the whole handshake done here (bounded by
-    /// the handshake timeout).
-    pub fn connect(ctx: Option<&TlsContext>, stream: Stream) -> Result<Transport, TlsError> {
+    /// `limit`, at most the handshake timeout).
+    pub fn connect(
+        ctx: Option<&TlsContext>,
+        stream: Stream,
+        limit: std::time::Duration,
+    ) -> Result<Transport, TlsError> {
         match ctx {
             None => Ok(Transport::Plain(stream)),
             Some(ctx) => {
                 debug_assert_eq!(ctx.role(), Role::Client);
-                TlsStream::handshake_blocking(ctx, stream).map(Transport::Tls)
+                let limit = limit.min(super::HANDSHAKE_TIMEOUT);
+                TlsStream::handshake_within(ctx, stream, limit).map(Transport::Tls)
             }
         }
     }

@@ -37,7 +37,8 @@ pub fn connect(t: &Target) -> io::Result<Stream> {
         }
     };
     let ctx = TLS.get().filter(|(tt, _)| tt == t).map(|(_, c)| c);
-    Stream::connect(ctx, socket).map_err(|e| io::Error::new(io::ErrorKind::Other, e.message))
+    Stream::connect(ctx, socket, flom::tls::HANDSHAKE_TIMEOUT)
+        .map_err(|e| io::Error::new(io::ErrorKind::Other, e.message))
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {
