@@ -314,6 +314,12 @@ pub fn wchan(pid: i32) -> String {
 /// with nothing left in flight on that connection (so the daemon has read
 /// it).
 #[track_caller]
+/// A client asleep on its socket: in poll (a wait with a deadline) or in
+/// the blocking read itself (no deadline: TCP sleeps in `wait_woken`).
+fn blocked_in_socket_wait(wchan: &str) -> bool {
+    wchan.contains("poll") || wchan == "wait_woken"
+}
+
 pub fn wait_blocked_on_lock(proc_: &mut Bg, port: u16) {
     let pid = proc_.pid;
     let mut ended = false;
@@ -332,7 +338,7 @@ pub fn wait_blocked_on_lock(proc_: &mut Bg, port: u16) {
         // The client's own end (remote port = daemon port) must exist.
         rows.iter().any(|r| r.remote_port == port)
             && rows.iter().all(|r| r.tx_queue == 0 && r.rx_queue == 0)
-            && wchan(pid).contains("poll")
+            && blocked_in_socket_wait(&wchan(pid))
     });
     assert!(
         ok && !ended,
