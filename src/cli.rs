@@ -22,6 +22,7 @@ use getopts::{Fail, Matches, Options, ParsingStyle};
 use crate::config::{self, Config};
 use crate::options::{self, CLine, Invalid, Kind as SettingKind, Place, Setting};
 use crate::rc;
+use crate::usage;
 use crate::values::ResourceNameError;
 pub use crate::values::{parse_c_int, IntError};
 
@@ -223,6 +224,14 @@ fn find_short(c: char) -> Option<OptDef> {
 /// option token, the consumed value not counted), to recover how the user
 /// typed an option. Stops at `--`.
 fn event_tokens(args: &[String]) -> Vec<&str> {
+    event_positions(args)
+        .into_iter()
+        .map(|i| args[i].as_str())
+        .collect()
+}
+
+/// The positions in `args` of the events of [`event_tokens`].
+fn event_positions(args: &[String]) -> Vec<usize> {
     let mut ev = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -231,7 +240,7 @@ fn event_tokens(args: &[String]) -> Vec<&str> {
         if cur == "--" {
             break;
         }
-        ev.push(cur);
+        ev.push(i - 1);
         if cur.len() < 2 || !cur.starts_with('-') {
             continue;
         }
@@ -251,6 +260,14 @@ fn event_tokens(args: &[String]) -> Vec<&str> {
         }
     }
     ev
+}
+
+/// The position of the first free word (not an option nor its value)
+/// before any `--`: where a command given without `--` starts.
+fn first_free_word(args: &[String]) -> Option<usize> {
+    event_positions(args)
+        .into_iter()
+        .find(|&i| args[i] == "-" || !args[i].starts_with('-'))
 }
 
 /// The first token naming an unknown option (as GOption reports it).
@@ -386,16 +403,40 @@ pub fn parse(args: &[String]) -> Result<Invocation, i32> {
     r
 }
 
-/// [`parse`] with explicit config files and output streams.
+/// [`parse`] with explicit config files and output streams. A usage
+/// mistake gets a hint after C FLoM's line: how to put a command after
+/// `--` when the words left look like one, else where the help is.
 pub fn parse_with(
     args: &[String],
     ctx: &Context,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Invocation, i32> {
-    let args = args.get(1..).unwrap_or(&[]);
+    let rest = args.get(1..).unwrap_or(&[]);
+    let failed = std::cell::Cell::new(None);
+    let r = parse_args(rest, ctx, out, err, &failed);
+    if r == Err(rc::ES_GENERIC_ERROR) {
+        let command = first_free_word(rest).map(|i| &rest[i..]);
+        if let Some(hint) = command.and_then(usage::command_hint) {
+            let _ = writeln!(err, "{hint}");
+        } else if let Some(unknown) = failed.take() {
+            let _ = writeln!(err, "{}", usage::help_hint(unknown));
+        }
+    }
+    r
+}
+
+fn parse_args(
+    args: &[String],
+    ctx: &Context,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    failed: &std::cell::Cell<Option<Option<String>>>,
+) -> Result<Invocation, i32> {
     let usage_error = |err: &mut dyn Write, msg: String| {
         let _ = writeln!(err, "option parsing failed: {msg}");
+        let unknown = msg.strip_prefix("Unknown option ").map(str::to_string);
+        failed.set(Some(unknown));
         rc::ES_GENERIC_ERROR
     };
     let m = match build_options().parse(args) {
@@ -521,6 +562,7 @@ pub fn parse_with(
     }
     if m.free.is_empty() {
         let _ = writeln!(err, "No command to execute!");
+        let _ = writeln!(err, "{}", usage::NO_COMMAND_HINT);
         return Err(rc::ES_UNABLE_TO_EXECUTE_COMMAND);
     }
     Ok(Invocation {
@@ -612,12 +654,6 @@ fn report_invalid(
                 _ => writeln!(out, "ERROR: '{value}' is not a valid name for a resource"),
             };
             let _ = out.flush();
-            let _ = writeln!(
-                err,
-                "flom_config_set_resource_name: ret_cod={}",
-                rc::INVALID_RESOURCE_NAME
-            );
-            return;
         }
         CLine::InvalidOnStdout => {
             let _ = writeln!(out, "{long}: '{value}' is an invalid value");
@@ -821,13 +857,16 @@ mod tests {
         for args in [&[][..], &["--"][..], &["-r", "abc"][..]] {
             let o = run(args);
             assert_eq!(o.result, Err(97));
-            assert_eq!(o.err, "No command to execute!\n");
+            assert_eq!(
+                o.err,
+                format!("No command to execute!\n{}\n", usage::NO_COMMAND_HINT)
+            );
             assert!(o.out.is_empty());
         }
         let o = run(&["-V"]);
         assert_eq!(o.result, Err(97));
         assert_eq!(o.out.lines().count(), 29);
-        assert_eq!(o.err, "No command to execute!\n");
+        assert!(o.err.starts_with("No command to execute!\nflom: "));
     }
 
     #[test]
@@ -905,17 +944,36 @@ mod tests {
         for (args, msg) in cases {
             let o = run(args);
             assert_eq!(o.result, Err(99), "{args:?}");
-            assert_eq!(o.err, format!("option parsing failed: {msg}\n"), "{args:?}");
+            let first = o.err.lines().next().unwrap_or_default();
+            assert_eq!(first, format!("option parsing failed: {msg}"), "{args:?}");
+            assert_eq!(o.err.lines().count(), 2, "{args:?}: {}", o.err);
+            assert!(
+                o.err.lines().nth(1).unwrap().starts_with("flom: "),
+                "{args:?}"
+            );
             assert!(o.out.is_empty());
         }
         // the first bad integer in command-line order is reported
         let o = run(&["-q", "x", "-o", "y"]);
         assert_eq!(
             o.err,
-            "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -q\n"
+            format!(
+                "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -q\n{}\n",
+                usage::help_hint(None)
+            )
         );
         let o = run(&["--discovery-ttl", "z", "-o", "y"]);
         assert!(o.err.contains("for --discovery-ttl\n"));
+        // a command given without --: how to write it
+        let o = run(&["sh", "-l", "/dev/null"]);
+        assert_eq!(o.result, Err(99));
+        assert!(
+            o.err.ends_with(
+                "put -- before the command, as in flom [OPTION...] -- sh -l /dev/null.\n"
+            ),
+            "{}",
+            o.err
+        );
     }
 
     #[test]
@@ -1287,14 +1345,22 @@ mod tests {
         let o = run(&["-r", "a-b", "--", "true"]);
         assert_eq!(o.result, Err(99));
         assert_eq!(o.out, "ERROR: 'a-b' is not a valid name for a resource\n");
-        assert_eq!(o.err, "flom_config_set_resource_name: ret_cod=-14\n");
+        assert!(
+            o.err.starts_with("flom: option -r/--resource-name: '"),
+            "{}",
+            o.err
+        );
         let o = run(&["--resource-name=_RESOURCE", "--", "true"]);
         assert_eq!(o.result, Err(99));
         assert_eq!(
             o.out,
             "ERROR: '_RESOURCE' is a reserved resource name and can not be set by user\n"
         );
-        assert_eq!(o.err, "flom_config_set_resource_name: ret_cod=-14\n");
+        assert!(
+            o.err.starts_with("flom: option -r/--resource-name: '"),
+            "{}",
+            o.err
+        );
     }
 
     #[test]
@@ -1533,7 +1599,7 @@ mod tests {
         let o = run(&["ls", "-Vo", "x"]);
         assert_eq!(
             o.err,
-            "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -o\n"
+            "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -o\nflom: the options after 'ls' were read as flom's own: to run 'ls -Vo x' under the lock, put -- before the command, as in flom [OPTION...] -- ls -Vo x.\n"
         );
     }
 }

@@ -6,24 +6,29 @@
 use crate::config::Config;
 use crate::error::{exit_status, FlomError, Outcome};
 use crate::exec;
+use crate::explain;
 use crate::handle::{FlomHandle, HandleState};
 use std::io::{self, Write};
 
-/// Prints `e` and passes it on.
-fn reported(e: FlomError) -> FlomError {
-    eprintln!("{e}");
+/// Prints the sentence of `e` and passes it on.
+fn reported(e: FlomError, config: &Config) -> FlomError {
+    eprintln!("{}", explain::sentence(&e, config));
     e
 }
 
 /// `flom [options] -- command`: lock (starting a daemon if needed), run,
 /// unlock.
 pub fn run(config: &Config, command: &[String]) -> Outcome {
+    if let Some(why) = explain::never_grantable(config) {
+        // Printed by main, like every usage error.
+        return Outcome::Failed(FlomError::Usage(why));
+    }
     let mut handle = FlomHandle::new(config.clone());
     let _ = handle.set_auto_start(true);
     let element = match handle.lock() {
         Ok(element) => element.map(str::to_string),
         Err(e) => {
-            let e = reported(e);
+            let e = reported(e, config);
             if handle.state() == HandleState::Connected {
                 let _ = handle.disconnect();
             }
@@ -42,7 +47,7 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
     let rollback = exit_status(&ran) != 0;
     match handle.unlock_sending(rollback) {
         Ok(()) => ran,
-        Err(e) => Outcome::Failed(reported(e)),
+        Err(e) => Outcome::Failed(reported(e, config)),
     }
 }
 
@@ -58,13 +63,35 @@ pub fn shutdown(config: &Config, immediate: bool) -> Outcome {
     match handle.shutdown_daemon(immediate) {
         Ok(()) => Outcome::Done,
         Err(e @ (FlomError::Address(_) | FlomError::DiscoverySend { .. })) => {
-            Outcome::Failed(reported(e))
+            Outcome::Failed(reported(e, config))
         }
         // A TLS failure says what failed (the exit status stays C's).
         Err(FlomError::Tls { rc, message, .. }) => {
             eprintln!("{message}");
             Outcome::Failed(FlomError::Management { rc })
         }
-        Err(e) => Outcome::Failed(FlomError::Management { rc: e.flom_rc() }),
+        Err(e) => {
+            let rc = e.flom_rc();
+            match e {
+                FlomError::Connect { target, .. } => eprintln!(
+                    "flom: no daemon to shut down was found on {}; nothing was stopped.",
+                    shown_target(config, &target)
+                ),
+                _ => eprintln!(
+                    "flom: the shutdown request could not be delivered ({}); check that the daemon is running.",
+                    crate::rc::strerror(rc)
+                ),
+            }
+            Outcome::Failed(FlomError::Management { rc })
+        }
     }
+}
+
+/// Where the daemon was looked for, as the sentences name it.
+fn shown_target(config: &Config, target: &str) -> String {
+    if !config.uses_network() {
+        return format!("socket {target}");
+    }
+    let (host, port) = target.rsplit_once('/').unwrap_or((target, ""));
+    format!("{host} port {port}")
 }

@@ -102,6 +102,15 @@ impl FlomError {
     }
 }
 
+/// C's text for `code` without its `ERROR: ` prefix.
+fn plain(code: i32) -> String {
+    let text = rc::strerror(code);
+    match text.strip_prefix("ERROR: ") {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
 fn ret_cod(f: &mut fmt::Formatter<'_>, function: &str, code: i32) -> fmt::Result {
     write!(f, "{function}: ret_cod={code} ({})", rc::strerror(code))
 }
@@ -120,14 +129,26 @@ impl fmt::Display for FlomError {
                 f,
                 "The lock was not obtained because timeout ({timeout_ms} milliseconds) expired"
             ),
-            FlomError::Connect { rc, .. } => ret_cod(f, "flom_client_connect", *rc),
+            FlomError::Connect { rc, target } => write!(
+                f,
+                "flom: cannot reach a daemon at {target} ({}); check the socket or address settings and that a daemon may be started.",
+                plain(*rc)
+            ),
             FlomError::Address(e) => write!(f, "{e}"),
             FlomError::DiscoverySend { group, cause } => write!(
                 f,
                 "flom: cannot send the discovery datagram to {group}: {cause} (is there a multicast route?)"
             ),
-            FlomError::Lock { rc } => ret_cod(f, "flom_client_lock", *rc),
-            FlomError::Unlock { rc } => ret_cod(f, "flom_client_unlock", *rc),
+            FlomError::Lock { rc } => write!(
+                f,
+                "flom: the lock request failed ({}); check that the daemon is running and try again.",
+                plain(*rc)
+            ),
+            FlomError::Unlock { rc } => write!(
+                f,
+                "flom: the lock could not be released ({}); the daemon may have stopped.",
+                plain(*rc)
+            ),
             FlomError::Management { rc } => write!(
                 f,
                 "flom: the shutdown request could not be delivered: ret_cod={rc} ({})",
@@ -288,12 +309,11 @@ mod tests {
         };
         assert_eq!(
             connect.to_string(),
-            "flom_client_connect: ret_cod=-105 (ERROR: 'connect' function returned an error condition)"
+            "flom: cannot reach a daemon at /tmp/x ('connect' function returned an error condition); check the socket or address settings and that a daemon may be started."
         );
-        assert_eq!(
-            FlomError::Lock { rc: rc::RECV_ERROR }.to_string(),
-            "flom_client_lock: ret_cod=-126 (ERROR: 'recv' function returned an error condition)"
-        );
+        assert!(FlomError::Lock { rc: rc::RECV_ERROR }
+            .to_string()
+            .starts_with("flom: the lock request failed ('recv' function"));
         assert_eq!(
             FlomError::LockTimeout { timeout_ms: 250 }.to_string(),
             "The lock was not obtained because timeout (250 milliseconds) expired"

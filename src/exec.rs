@@ -77,7 +77,7 @@ pub fn run_command(argv: &[String], ignored: &[i32]) -> Ending {
             restore(&saved);
             eprintln!(
                 "flom: unable to execute command '{}': {}",
-                argv.join(" "),
+                argv[0],
                 describe(&e)
             );
             return Ending::NotExecuted;

@@ -18,6 +18,17 @@ pub mod raw;
 pub mod types;
 pub mod vectors;
 
+/// What `flom` prints when no command is given: C FLoM's line and the hint.
+pub const NO_COMMAND: &str = "No command to execute!\nflom: no command to run was given: write it after the options and --, as in flom -r NAME -- COMMAND [ARG...]; see flom --help.\n";
+
+/// The hint after an unknown option `option`.
+pub fn unknown_option_hint(option: &str) -> String {
+    format!("flom: {option} is not an option of flom: see flom --help for the options; the options of a command go after --, as in flom -- COMMAND {option}.\n")
+}
+
+/// The hint after any other parse failure.
+pub const HELP_HINT: &str = "flom: see flom --help for the options and their values.\n";
+
 pub use daemon::*;
 pub use raw::*;
 

@@ -1,0 +1,148 @@
+//! A newcomer's mistakes get one `flom: ` sentence saying what failed and
+//! what to do (issue 14): client errors, usage mistakes, requests that can
+//! never be granted, config typos, what a waiting client is doing, client
+//! tracing, and `-x`/`-X` answering once the daemon is gone.
+
+mod common;
+
+use common::netns::TcpPort;
+use common::*;
+
+#[test]
+fn a_tcp_address_without_daemon_is_named() {
+    let port = TcpPort::new();
+    let out = run_flom(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.port_s,
+        "-d",
+        "0",
+        "--",
+        "true",
+    ]);
+    out.expect_code(99).expect_stdout("").expect_stderr(&format!(
+        "flom: no daemon accepts connections on 127.0.0.1 port {} (TCP), and -d 0 (daemon lifespan 0) forbids starting one: start a daemon there, check the address, or leave out -d 0.\n",
+        port.port
+    ));
+}
+
+#[test]
+fn a_missing_socket_directory_is_named() {
+    let env = Env::new("frmissdir");
+    let sock = env.path("missing-dir/sock");
+    run_flom(&["-s", &sock, "--", "true"])
+        .expect_code(99)
+        .expect_stdout("")
+        .expect_stderr(&format!(
+            "flom: cannot use socket {sock}: directory {} does not exist; create it or choose another socket path with -s.\n",
+            env.path("missing-dir")
+        ));
+}
+
+#[test]
+fn a_daemon_stopped_under_a_holder_is_explained() {
+    let env = Env::new("frstopped");
+    let pid = env.start_daemon();
+    let fifo = env.fifo("go");
+    let mut holder = env.spawn(&["-r", "held", "--", "sh", "-c", &format!("cat {fifo}")]);
+    wait_until(T, "the lock is held", || {
+        env.flom(&["-r", "held", "-o", "0", "--", "true"]).code() == Some(98)
+    });
+    env.flom(&["-X"]).expect_code(0);
+    wait_daemon_gone(pid, &env.sock);
+    release(&fifo);
+    holder.wait(T).expect_code(99).expect_stderr(
+        "flom: the command ran, but the lock on resource 'held' could not be released because the daemon had gone (stopped while the command ran); nothing is left to release.\n",
+    );
+}
+
+#[test]
+fn a_too_long_resource_name_names_the_limit() {
+    let env = Env::new("frlongname");
+    env.start_daemon();
+    let name = "a".repeat(5000);
+    let out = env.flom(&["-r", &name, "--", "true"]);
+    out.expect_code(99).expect_stdout("");
+    assert!(
+        out.stderr.starts_with("flom: the resource name is 5000 bytes long, but a lock request must fit in 4096 bytes, so names of at most ")
+            && out.stderr.ends_with(" bytes are accepted (C FLoM's daemon: about 240): use a shorter name.\n"),
+        "{}",
+        out.describe()
+    );
+    env.assert_free("_RESOURCE");
+}
+
+#[test]
+fn an_invalid_resource_name_shows_the_grammar() {
+    let env = Env::new("frgrammar");
+    env.flom(&["-r", "a b", "--", "true"])
+        .expect_code(99)
+        .expect_stdout("ERROR: 'a b' is not a valid name for a resource\n")
+        .expect_stderr("flom: option -r/--resource-name: 'a b' is not a valid resource name; use NAME, NAME[N], A.B.C, /A/B/C, _s_NAME[N], _S_NAME[N] or _t_FORMAT[N], where NAME is a letter followed by letters and digits (see flom(1)).\n");
+}
+
+#[test]
+fn a_refused_timestamp_format_is_named() {
+    let env = Env::new("frtsformat");
+    env.start_daemon();
+    for format in ["%", "%Z", "%5S"] {
+        env.flom(&["-r", &format!("_t_{format}[1]"), "--", "true"])
+            .expect_code(99)
+            .expect_stdout("")
+            .expect_stderr(&common::types::refused_format(format));
+    }
+}
+
+#[test]
+fn usage_mistakes_get_a_hint() {
+    let env = Env::new("frusage");
+    for args in [&[][..], &["--"][..]] {
+        env.flom(args).expect_code(97).expect_stderr(NO_COMMAND);
+    }
+    // a command given without --: its -l was read as flom's lock mode
+    let out = env.flom(&["ls", "-l", "/dev/null"]);
+    out.expect_code(99).expect_stdout("");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines[0], "lock-mode: '/dev/null' is an invalid value");
+    assert_eq!(
+        *lines.last().unwrap(),
+        "flom: the options after 'ls' were read as flom's own: to run 'ls -l /dev/null' under the lock, put -- before the command, as in flom [OPTION...] -- ls -l /dev/null."
+    );
+    env.flom(&["--bogus"])
+        .expect_code(99)
+        .expect_stdout("")
+        .expect_stderr(&format!(
+            "option parsing failed: Unknown option --bogus\n{}",
+            unknown_option_hint("--bogus")
+        ));
+    env.flom(&["-o", "soon", "--", "true"])
+        .expect_code(99)
+        .expect_stderr(&format!(
+            "option parsing failed: Cannot parse integer value \u{201c}soon\u{201d} for -o\n{HELP_HINT}"
+        ));
+    // the command that cannot be executed is named alone
+    let out = env.flom(&["--", "nosuchcmd-fr", "arg"]);
+    out.expect_code(97);
+    assert!(
+        out.stderr
+            .starts_with("flom: unable to execute command 'nosuchcmd-fr': "),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn never_grantable_requests_are_refused_with_99() {
+    let env = Env::new("frnever");
+    for name in ["x[0]", "_s_q[0]", "_t_%S[0]"] {
+        env.flom(&["-r", name, "--", "echo", "ran"])
+            .expect_code(99)
+            .expect_stdout("")
+            .expect_stderr(&format!(
+                "flom: resource '{name}' has capacity 0, so it can never be locked: write a capacity of at least 1 between the brackets.\n"
+            ));
+    }
+    // refused before any daemon is started
+    assert!(!exists(&env.sock));
+}
