@@ -501,11 +501,13 @@ fn parse_args(
 
     let custom = last(&m, "config-file").map(PathBuf::from);
     let mut warnings = Vec::new();
-    let loaded = Config::load_layers_collect(
+    let mut read = Vec::new();
+    let loaded = Config::load_layers_reporting(
         ctx.system_config.as_deref(),
         ctx.user_config.as_deref(),
         custom.as_deref(),
         &mut warnings,
+        &mut read,
     );
     for w in &warnings {
         let _ = writeln!(err, "{w}");
@@ -535,6 +537,7 @@ fn parse_args(
     if config.verbose {
         let _ = out.write_all(config.verbose_dump().as_bytes());
         let _ = out.flush();
+        let _ = writeln!(err, "{}", files_read(&read, ctx));
     }
     if let Err(e) = config.check() {
         e.report(out, err);
@@ -569,6 +572,27 @@ fn parse_args(
         config,
         action: Action::Run(m.free.clone()),
     })
+}
+
+/// The `-V` line (stderr) naming the config files that were read.
+fn files_read(read: &[PathBuf], ctx: &Context) -> String {
+    let list = |paths: &mut dyn Iterator<Item = &PathBuf>| {
+        paths
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if read.is_empty() {
+        let looked: Vec<&PathBuf> = ctx.system_config.iter().chain(&ctx.user_config).collect();
+        if looked.is_empty() {
+            return "flom: no configuration file was read; built-in defaults and the command line apply.".to_string();
+        }
+        return format!(
+            "flom: no configuration file was read (looked for {}); built-in defaults and the command line apply.",
+            list(&mut looked.into_iter())
+        );
+    }
+    format!("flom: configuration read from {}.", list(&mut read.iter()))
 }
 
 /// The last value of a repeatable option.
@@ -866,7 +890,7 @@ mod tests {
         let o = run(&["-V"]);
         assert_eq!(o.result, Err(97));
         assert_eq!(o.out.lines().count(), 29);
-        assert!(o.err.starts_with("No command to execute!\nflom: "));
+        assert!(o.err.starts_with("flom: no configuration file was read; built-in defaults and the command line apply.\nNo command to execute!\nflom: "));
     }
 
     #[test]
@@ -1189,7 +1213,7 @@ mod tests {
         assert!(o.out.ends_with(
             "ERROR: TLS check peer id can not be specified without full TLS configuration.\n"
         ));
-        assert_eq!(o.err, "Configuration is not valid, cannot go on!\n");
+        assert_eq!(o.err, "flom: no configuration file was read; built-in defaults and the command line apply.\nConfiguration is not valid, cannot go on!\n");
         let o = run(&[
             "--tls-certificate",
             fp,
@@ -1215,7 +1239,11 @@ mod tests {
         };
         assert_eq!(o.out, c.verbose_dump());
         assert!(o.out.starts_with("[Trace]/DaemonTraceFile=''\n"));
-        assert!(o.err.is_empty());
+        // -V says which config files were read (none here)
+        assert_eq!(
+            o.err,
+            "flom: no configuration file was read; built-in defaults and the command line apply.\n"
+        );
     }
 
     #[test]
@@ -1508,7 +1536,7 @@ mod tests {
         let inv = o.result.unwrap();
         assert_eq!(inv.config.lock_mode, LockMode::Exclusive);
         assert_eq!(inv.config.resource_quantity, 1);
-        assert_eq!(o.err.lines().count(), 2);
+        assert_eq!(o.err.lines().count(), 3);
         // not verbose: silent adjustment
         let o = run(&["-r", "foo[3]", "-l", "CR", "-q", "2", "--", "true"]);
         let inv = o.result.unwrap();

@@ -554,9 +554,9 @@ fn tls_options_are_shown_then_bad_files_refused() {
         out.describe()
     );
     assert!(
-        out.stderr.starts_with("flom: '")
+        out.stderr_without_notes().starts_with("flom: '")
             && out.stderr.contains(TLS_NOT_PEM)
-            && out.stderr.lines().count() == 1,
+            && out.stderr_without_notes().lines().count() == 1,
         "{}",
         out.describe()
     );
@@ -597,7 +597,7 @@ fn full_default_dump_byte_for_byte() {
         flom(&home, &[v])
             .expect_code(97)
             .expect_stdout(DEFAULT_DUMP)
-            .expect_stderr(NO_COMMAND);
+            .expect_plain_stderr(NO_COMMAND);
     }
     // with a command: the same 29 lines, the socket as given, nothing else
     let out = flom(&home, &["-V", "-s", &env.sock, "--", "true"]);
@@ -606,14 +606,14 @@ fn full_default_dump_byte_for_byte() {
             "[Daemon]/SocketName='{}'",
             env.sock
         )]))
-        .expect_stderr("");
+        .expect_plain_stderr("");
     assert_eq!(out.stdout.lines().count(), 29);
     // Verbose=yes in ~/.flom alone prints the dump
     write_user_conf(&home, "[Trace]\nVerbose=yes\n");
     flom(&home, &[])
         .expect_code(97)
         .expect_stdout(DEFAULT_DUMP)
-        .expect_stderr(NO_COMMAND);
+        .expect_plain_stderr(NO_COMMAND);
     // the installed sample changes nothing, with every form of -c
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/flom.conf");
     let eq = format!("--config-file={sample}");
@@ -629,7 +629,7 @@ fn full_default_dump_byte_for_byte() {
         flom(&empty_home, &args)
             .expect_code(97)
             .expect_stdout(DEFAULT_DUMP)
-            .expect_stderr(NO_COMMAND);
+            .expect_plain_stderr(NO_COMMAND);
     }
 }
 
@@ -1286,7 +1286,7 @@ fn incompopt_local_and_network_exit_99() {
         .expect_stderr(NOT_VALID);
     // with -V, the dump comes first
     let out = flom(&home, &["-V", "-a", "127.0.0.1", "--", "true"]);
-    out.expect_code(99).expect_stderr(NOT_VALID);
+    out.expect_code(99).expect_plain_stderr(NOT_VALID);
     assert!(out.stdout.ends_with(CONFLICT), "{}", out.describe());
     assert_eq!(out.stdout.lines().count(), 30);
     assert!(!exists(&x), "a daemon was started");
@@ -1422,9 +1422,10 @@ fn resource_type_forcing_warning_only_with_verbose() {
     );
     out.expect_code(0);
     assert_eq!(grep(&out, "[Resource]/LockMode"), ["[Resource]/LockMode=3"]);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
+    let stderr = out.stderr_without_notes();
+    assert_eq!(stderr.lines().count(), 1, "{}", out.describe());
     assert!(
-        out.stderr.starts_with("flom: ") && out.stderr.contains("PR"),
+        stderr.starts_with("flom: ") && stderr.contains("PR"),
         "{}",
         out.describe()
     );
@@ -1447,7 +1448,12 @@ fn resource_type_forcing_warning_only_with_verbose() {
     );
     out.expect_code(0);
     assert_eq!(grep(&out, "[Resource]/Quantity"), ["[Resource]/Quantity=3"]);
-    assert_eq!(out.stderr.lines().count(), 2, "{}", out.describe());
+    assert_eq!(
+        out.stderr_without_notes().lines().count(),
+        2,
+        "{}",
+        out.describe()
+    );
     // without -V: silent
     flom(
         &home,
@@ -1462,7 +1468,7 @@ fn resource_type_forcing_warning_only_with_verbose() {
             &home,
             &["-V", "-s", &env.sock, "-r", r, "-l", "PR", "--", "true"],
         );
-        out.expect_code(0).expect_stderr("");
+        out.expect_code(0).expect_plain_stderr("");
     }
 }
 
@@ -1540,7 +1546,7 @@ fn command_line_normalisations() {
     let env = Env::new("clinorm");
     let home = home(&env);
     let out = flom(&home, &["-V", "-q", "-3"]);
-    out.expect_code(97).expect_stderr(&format!(
+    out.expect_code(97).expect_plain_stderr(&format!(
         "Resource quantity ignored because negative values (-3) are meaningless\n{NO_COMMAND}"
     ));
     assert_eq!(grep(&out, "[Resource]/Quantity"), ["[Resource]/Quantity=1"]);

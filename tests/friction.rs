@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::cli::{flom, home, system_config, write_conf, write_user_conf};
 use common::netns::TcpPort;
 use common::*;
 
@@ -145,4 +146,114 @@ fn never_grantable_requests_are_refused_with_99() {
     }
     // refused before any daemon is started
     assert!(!exists(&env.sock));
+}
+
+#[test]
+fn config_typos_are_warned_with_file_and_line() {
+    let env = Env::new("frtypos");
+    let home = home(&env);
+    let user = write_user_conf(
+        &home,
+        "[Resource]\nTimeot=100\n[Resourc]\nName=x\n[Daemon]\nLifespan=-1\nWhatever=1\n",
+    );
+    let custom = write_conf(
+        &env,
+        "custom.conf",
+        "# nothing wrong\n[Trace]\nVerbose=no\n",
+    );
+    let out = flom(
+        &home,
+        &["-s", &env.sock, "-c", &custom, "-r", "typos", "--", "true"],
+    );
+    // the run goes on
+    out.expect_code(0).expect_stdout("").expect_stderr(&format!(
+        "flom: warning: {user}:2: unknown key 'Timeot' in group [Resource] is ignored; did you mean 'Timeout'?\n\
+         flom: warning: {user}:3: unknown group [Resourc] is ignored with its keys; did you mean [Resource]?\n\
+         flom: warning: {user}:7: unknown key 'Whatever' in group [Daemon] is ignored.\n"
+    ));
+    // -V also names the files read
+    let out = flom(&home, &["-V", "-s", &env.sock, "-c", &custom, "--", "true"]);
+    out.expect_code(0);
+    let system = system_config();
+    let read: Vec<String> = [
+        system.to_string_lossy().into_owned(),
+        user.clone(),
+        custom.clone(),
+    ]
+    .into_iter()
+    .filter(|p| std::path::Path::new(p).is_file())
+    .collect();
+    assert!(
+        out.stderr.contains(&format!(
+            "flom: configuration read from {}.\n",
+            read.join(", ")
+        )),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn verbose_says_requested_waiting_and_granted() {
+    let env = Env::new("frwaiting");
+    env.start_daemon();
+    let fifo = env.fifo("go");
+    let mut holder = env.spawn(&["-r", "busy", "--", "sh", "-c", &format!("cat {fifo}")]);
+    wait_until(T, "the lock is held", || {
+        env.flom(&["-r", "busy", "-o", "0", "--", "true"]).code() == Some(98)
+    });
+    // the waiter's stderr goes to a file, to be read while it waits
+    let log = env.path("waiter.err");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &format!("exec \"$0\" \"$@\" 2>{log}"), BIN])
+        .args([
+            "-s", &env.sock, "-V", "-r", "busy", "-l", "PR", "--", "true",
+        ]);
+    let mut waiter = spawn_command(cmd, "waiter".into());
+    let waiting = "flom: waiting for resource 'busy' in mode PR until other holders release it.\n";
+    wait_until(T, "the waiter says it waits", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(waiting))
+    });
+    assert!(waiter.is_running() && holder.is_running());
+    release(&fifo);
+    holder.wait(T).expect_code(0);
+    waiter.wait(T).expect_code(0);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    let notes: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            !l.starts_with("flom: configuration") && !l.starts_with("flom: no configuration")
+        })
+        .collect();
+    assert_eq!(notes.len(), 3, "{stderr}");
+    assert_eq!(
+        notes[0],
+        "flom: requesting the lock on resource 'busy' in mode PR, waiting as long as needed."
+    );
+    assert_eq!(notes[1], waiting.trim_end());
+    assert!(
+        notes[2].starts_with("flom: lock on resource 'busy' granted after ")
+            && notes[2].ends_with(" ms."),
+        "{stderr}"
+    );
+    // an element and a quantity are named too
+    let out = env.flom(&["-V", "-r", "pool[3]", "-q", "2", "--", "true"]);
+    assert!(out.stderr.contains("flom: requesting the lock on resource 'pool[3]' for 2 units, waiting as long as needed.\n"), "{}", out.describe());
+    let out = env.flom(&["-V", "-r", "red.green", "-o", "0", "--", "true"]);
+    assert!(
+        out.stderr.contains(
+            "flom: requesting the lock on resource 'red.green' exclusively, without waiting.\n"
+        ),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stderr.contains("granted (element 'red') after "),
+        "{}",
+        out.describe()
+    );
+    // without -V: nothing
+    env.flom(&["-r", "busy", "--", "true"])
+        .expect_code(0)
+        .expect_stderr("");
 }

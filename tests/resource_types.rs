@@ -1155,7 +1155,7 @@ fn verbose_prints_the_locked_element_before_the_command_runs() {
         ("v", None),
     ] {
         let out = env.flom(&["-r", name, "-V", "--", "printf", "[%s]\n", "arg"]);
-        out.expect_code(0).expect_stderr("");
+        out.expect_code(0).expect_plain_stderr("");
         let lines: Vec<&str> = out.stdout.lines().collect();
         let n = lines.len();
         let locked: Vec<&&str> = lines
@@ -1218,7 +1218,7 @@ fn element_is_the_last_argument_of_the_command() {
 
 /// The lines of `stderr` that are flom warnings.
 fn warnings(out: &Out) -> Vec<String> {
-    out.stderr
+    out.stderr_without_notes()
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)

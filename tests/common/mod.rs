@@ -156,6 +156,34 @@ impl Out {
         self
     }
 
+    /// Stderr without the `-V` notes of our own (config files read, lock
+    /// requested, waiting, granted), which C FLoM does not print.
+    pub fn stderr_without_notes(&self) -> String {
+        const NOTES: [&str; 5] = [
+            "flom: configuration read from ",
+            "flom: no configuration file was read",
+            "flom: requesting the lock on resource '",
+            "flom: waiting for resource '",
+            "flom: lock on resource '",
+        ];
+        self.stderr
+            .split_inclusive('\n')
+            .filter(|l| !NOTES.iter().any(|n| l.starts_with(n)))
+            .collect()
+    }
+
+    /// Like `expect_stderr`, the `-V` notes of our own set aside.
+    #[track_caller]
+    pub fn expect_plain_stderr(&self, exact: &str) -> &Self {
+        assert_eq!(
+            self.stderr_without_notes(),
+            exact,
+            "unexpected stderr of {}",
+            self.describe()
+        );
+        self
+    }
+
     #[track_caller]
     pub fn expect_stdout(&self, exact: &str) -> &Self {
         assert_eq!(
