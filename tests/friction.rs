@@ -257,3 +257,81 @@ fn verbose_says_requested_waiting_and_granted() {
         .expect_code(0)
         .expect_stderr("");
 }
+
+/// Why a FUSE mount cannot be made here, if it cannot.
+fn fuse_unusable() -> Option<String> {
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_err()
+    {
+        return Some("cannot open /dev/fuse".into());
+    }
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let helper = std::process::Command::new("fusermount3")
+        .arg("-V")
+        .output()
+        .is_ok();
+    (!root && !helper).then(|| "not root and no fusermount3".into())
+}
+
+/// A daemon of the test's own (`-d -1`) serving a VFS at `mnt`.
+fn daemon_with_vfs(env: &Env, mnt: &str) -> i32 {
+    std::fs::create_dir_all(mnt).unwrap();
+    run_flom(&[
+        "-s", &env.sock, "-m", mnt, "-d", "-1", "-r", "warmup", "--", "true",
+    ])
+    .expect_code(0)
+    .expect_stderr("");
+    let pid = the_daemon(&env.sock);
+    env.track(pid);
+    pid
+}
+
+#[test]
+fn shutdown_answers_once_the_daemon_is_gone() {
+    if let Some(why) = fuse_unusable() {
+        skip("shutdown_answers_once_the_daemon_is_gone", &why);
+        return;
+    }
+    let env = Env::new("frshutgone");
+    for (opt, banner) in [
+        ("-x", "Starting FLoM daemon quiesce shutdown...\n"),
+        ("-X", "Starting FLoM daemon immediate shutdown...\n"),
+    ] {
+        let mnt = env.path("mnt");
+        let pid = daemon_with_vfs(&env, &mnt);
+        env.flom(&[opt])
+            .expect_code(0)
+            .expect_stdout(banner)
+            .expect_stderr("");
+        // at once: the mount point is free, the socket gone, the daemon too
+        std::fs::remove_dir(&mnt).unwrap_or_else(|e| panic!("rmdir after {opt}: {e}"));
+        assert!(!exists(&env.sock), "the socket is left after {opt}");
+        assert!(!pid_alive(pid), "the daemon is alive after {opt}");
+    }
+}
+
+#[test]
+fn quiesce_with_a_holder_answers_at_once() {
+    let env = Env::new("frshuthold");
+    let pid = env.start_daemon();
+    let fifo = env.fifo("go");
+    let mut holder = env.spawn(&["-r", "held", "--", "sh", "-c", &format!("cat {fifo}")]);
+    wait_until(T, "the lock is held", || {
+        env.flom(&["-r", "held", "-o", "0", "--", "true"]).code() == Some(98)
+    });
+    let out = env.flom(&["-x"]);
+    out.expect_code(0).expect_stderr("");
+    assert!(
+        out.elapsed < std::time::Duration::from_millis(900),
+        "{}",
+        out.describe()
+    );
+    assert!(pid_alive(pid) && holder.is_running());
+    release(&fifo);
+    holder.wait(T).expect_code(0);
+    wait_daemon_gone(pid, &env.sock);
+}
