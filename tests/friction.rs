@@ -335,3 +335,79 @@ fn quiesce_with_a_holder_answers_at_once() {
     holder.wait(T).expect_code(0);
     wait_daemon_gone(pid, &env.sock);
 }
+
+/// Runs `flom ARGS` in a private mount namespace whose /etc/hosts is
+/// `hosts` (so that names resolve as the test says); None when that cannot
+/// be set up here.
+fn flom_with_hosts(env: &Env, hosts: &str, args: &[&str]) -> Option<Out> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/bin/unshare").exists() {
+        return None;
+    }
+    let file = env.path(&format!("hosts{}", hosts.len()));
+    std::fs::write(&file, hosts).unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+        &file,
+        BIN,
+    ])
+    .args(args);
+    Some(spawn_command(cmd, format!("flom {args:?} with /etc/hosts {hosts:?}")).wait(T))
+}
+
+/// Stops the TCP daemon on 127.0.0.1:port when dropped.
+struct TcpDaemon(String);
+
+impl Drop for TcpDaemon {
+    fn drop(&mut self) {
+        run_flom(&["-a", "127.0.0.1", "-p", &self.0, "-X"]);
+    }
+}
+
+#[test]
+fn dual_stack_names_use_the_ipv4_address() {
+    let env = Env::new("frdual");
+    let port = TcpPort::new();
+    run_flom(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.port_s,
+        "-d",
+        "-1",
+        "--",
+        "true",
+    ])
+    .expect_code(0);
+    let _daemon = TcpDaemon(port.port_s.clone());
+    let both = "127.0.0.1 frdual\nfe80::1 frdual\n";
+    let client = [
+        "-a",
+        "frdual",
+        "-p",
+        &port.port_s,
+        "-d",
+        "0",
+        "--",
+        "echo",
+        "ran",
+    ];
+    let Some(out) = flom_with_hosts(&env, both, &client) else {
+        skip(
+            "dual_stack_names_use_the_ipv4_address",
+            "needs root and unshare",
+        );
+        return;
+    };
+    out.expect_code(0).expect_stdout("ran\n").expect_stderr("");
+    // a name with only a link-local address still gets the -n message
+    let only = ["-a", "frll", "-p", &port.port_s, "-d", "0", "--", "true"];
+    flom_with_hosts(&env, "fe80::1 frll\n", &only)
+        .unwrap()
+        .expect_code(99)
+        .expect_stderr("flom: 'frll' is an IPv6 link-local address: name the network interface with -n IFACE (or write it as frll%IFACE)\n");
+}
