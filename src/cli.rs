@@ -521,10 +521,15 @@ fn parse_args(
     };
     crate::trace!(
         crate::trace::CONFIG,
-        "cli: configuration loaded (system {:?}, user {:?}, custom {:?})",
-        ctx.system_config,
-        ctx.user_config,
-        custom
+        "cli: configuration loaded from: {}",
+        if read.is_empty() {
+            "no file".to_string()
+        } else {
+            read.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
 
     apply_overrides(&m, &ints, &mut config, out, err)?;

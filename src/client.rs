@@ -25,9 +25,22 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
     }
     let mut handle = FlomHandle::new(config.clone());
     let _ = handle.set_auto_start(true);
+    crate::trace!(
+        crate::trace::CLIENT,
+        "client: locking resource '{}' in mode {}, quantity {}, timeout {} ms",
+        config.resource_name,
+        config.lock_mode.short_name(),
+        config.resource_quantity,
+        config.resource_timeout
+    );
     let element = match handle.lock() {
         Ok(element) => element.map(str::to_string),
         Err(e) => {
+            crate::trace!(
+                crate::trace::CLIENT,
+                "client: lock failed: rc={}",
+                e.flom_rc()
+            );
             let e = reported(e, config);
             if handle.state() == HandleState::Connected {
                 let _ = handle.disconnect();
@@ -35,6 +48,14 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
             return Outcome::Failed(e);
         }
     };
+    crate::trace!(
+        crate::trace::CLIENT,
+        "client: lock granted{}",
+        element
+            .as_deref()
+            .map(|e| format!(", element '{e}'"))
+            .unwrap_or_default()
+    );
     let mut argv = command.to_vec();
     if let Some(e) = element {
         if config.verbose {
@@ -43,8 +64,20 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
         argv.push(e);
     }
     let _ = io::stdout().flush();
+    crate::trace!(
+        crate::trace::CLIENT,
+        "client: running command '{}' with {} argument(s)",
+        argv[0],
+        argv.len() - 1
+    );
     let ran = Outcome::Command(exec::run_command(&argv, &config.ignored_signals));
     let rollback = exit_status(&ran) != 0;
+    crate::trace!(
+        crate::trace::CLIENT,
+        "client: command ended with status {}; unlocking{}",
+        exit_status(&ran),
+        if rollback { " with rollback" } else { "" }
+    );
     match handle.unlock_sending(rollback) {
         Ok(()) => ran,
         Err(e) => Outcome::Failed(reported(e, config)),
@@ -60,6 +93,15 @@ pub fn shutdown(config: &Config, immediate: bool) -> Outcome {
     }
     let _ = io::stdout().flush();
     let mut handle = FlomHandle::new(config.clone());
+    crate::trace!(
+        crate::trace::CLIENT,
+        "client: asking the daemon for {} shutdown",
+        if immediate {
+            "an immediate"
+        } else {
+            "a quiesce"
+        }
+    );
     match handle.shutdown_daemon(immediate) {
         Ok(()) => Outcome::Done,
         Err(e @ (FlomError::Address(_) | FlomError::DiscoverySend { .. })) => {

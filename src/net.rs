@@ -306,7 +306,29 @@ pub fn resolve(host: &str, port: u16, scope: Option<u32>) -> Result<Vec<SocketAd
             .map_err(|_| AddressError::Unresolved(host.to_string()))?
             .collect(),
     };
-    usable_addresses(host, &addrs, port, scope)
+    let usable = usable_addresses(host, &addrs, port, scope);
+    if crate::trace::enabled(crate::trace::TCP) {
+        let list = |a: &[SocketAddr]| {
+            a.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match &usable {
+            Ok(u) => crate::trace!(
+                crate::trace::TCP,
+                "tcp: '{host}' resolves to {}; usable: {}",
+                list(&addrs),
+                list(u)
+            ),
+            Err(e) => crate::trace!(
+                crate::trace::TCP,
+                "tcp: '{host}' resolves to {}; none usable: {e}",
+                list(&addrs)
+            ),
+        }
+    }
+    usable
 }
 
 /// The addresses of `addrs` that can be used, in order: with `scope`, the
@@ -400,13 +422,21 @@ pub fn tune_accepted_tcp(s: &TcpStream, ka: Keepalive) {
 pub fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, bool> {
     let mut all_refused = true;
     for a in addrs {
+        crate::trace!(crate::trace::TCP, "tcp: connecting to {a}");
         match TcpStream::connect(a) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
+                if let Ok(local) = s.local_addr() {
+                    crate::trace!(crate::trace::TCP, "tcp: connected to {a} from {local}");
+                }
                 return Ok(s);
             }
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
-            Err(_) => all_refused = false,
+            Err(e) => {
+                crate::trace!(crate::trace::TCP, "tcp: connecting to {a}: {e}");
+                if e.raw_os_error() != Some(libc::ECONNREFUSED) {
+                    all_refused = false;
+                }
+            }
         }
     }
     Err(all_refused)

@@ -411,3 +411,87 @@ fn dual_stack_names_use_the_ipv4_address() {
         .expect_code(99)
         .expect_stderr("flom: 'frll' is an IPv6 link-local address: name the network interface with -n IFACE (or write it as frll%IFACE)\n");
 }
+
+/// Runs `flom ARGS` with FLOM_TRACE_MASK=mask.
+fn traced(mask: &str, args: &[&str]) -> Out {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(args).env("FLOM_TRACE_MASK", mask);
+    spawn_command(cmd, format!("FLOM_TRACE_MASK={mask} flom {args:?}")).wait(T)
+}
+
+/// The text of the trace lines of `out` (after `DATE TIME [PID/THREAD] `).
+fn trace_texts(out: &Out) -> Vec<String> {
+    out.stderr
+        .lines()
+        .filter_map(|l| l.split_once("] ").map(|(_, t)| t.to_string()))
+        .collect()
+}
+
+#[test]
+fn client_tracing_is_readable() {
+    let env = Env::new("frtrace");
+    let out = traced("0x8", &["-s", &env.sock, "-r", "red.green", "--", "true"]);
+    out.expect_code(0);
+    let texts = trace_texts(&out);
+    let sock = &env.sock;
+    for want in [
+        "client: locking resource 'red.green' in mode EX, quantity 1, timeout -1 ms".to_string(),
+        format!("connection: reaching the daemon at UNIX socket {sock} (starting one if none)"),
+        "connection: no daemon there: starting one".to_string(),
+        "connection: daemon start: rc=0 (OK: no error)".to_string(),
+        "connection: connected".to_string(),
+        "client: sending the lock request".to_string(),
+        "client: answer of the daemon: rc=0".to_string(),
+        "client: lock granted, element 'red'".to_string(),
+        "client: running command 'true' with 1 argument(s)".to_string(),
+        "client: command ended with status 0; unlocking".to_string(),
+    ] {
+        assert!(texts.contains(&want), "no '{want}' in {}", out.describe());
+    }
+    // TCP: resolution and the addresses tried
+    let port = TcpPort::new();
+    let out = traced(
+        "0x400000",
+        &[
+            "-a",
+            "localhost",
+            "-p",
+            &port.port_s,
+            "-d",
+            "0",
+            "--",
+            "true",
+        ],
+    );
+    out.expect_code(99);
+    let texts = trace_texts(&out);
+    let p = port.port;
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("tcp: 'localhost' resolves to ")
+                && t.contains(&format!("usable: 127.0.0.1:{p}"))),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        texts.contains(&format!("tcp: connecting to 127.0.0.1:{p}")),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with(&format!(
+            "tcp: connecting to 127.0.0.1:{p}: Connection refused"
+        ))),
+        "{}",
+        out.describe()
+    );
+    // everything: no Rust debug text
+    let out = traced("0xffffffff", &["-s", &env.sock, "-x"]);
+    out.expect_code(0);
+    assert!(
+        !out.stderr.contains("Some(") && !out.stderr.contains("None"),
+        "{}",
+        out.describe()
+    );
+}

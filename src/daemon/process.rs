@@ -14,6 +14,20 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// start-up return code on a pipe: 0 once its listeners accept connections.
 /// Called by a client that found no daemon.
 pub fn spawn(config: &Config) -> i32 {
+    crate::trace!(
+        crate::trace::CLIENT | crate::trace::CONNS,
+        "connection: no daemon there: starting one"
+    );
+    let rc = spawn_daemon(config);
+    crate::trace!(
+        crate::trace::CLIENT | crate::trace::CONNS,
+        "connection: daemon start: rc={rc} ({})",
+        rc::strerror(rc)
+    );
+    rc
+}
+
+fn spawn_daemon(config: &Config) -> i32 {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: plain pipe2 into a local array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

@@ -52,6 +52,11 @@ fn receive(
         (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     loop {
         if let Some(end) = protocol::find_message_end(buf, 0) {
+            crate::trace!(
+                crate::trace::MSG,
+                "client: received '{}'",
+                String::from_utf8_lossy(&buf[..end])
+            );
             let parsed = protocol::parse_message(&buf[..end]);
             buf.drain(..end);
             return match parsed {
@@ -134,6 +139,8 @@ pub(super) fn lock(
             lifespan: i64::from(config.resource_idle_lifespan),
         },
     );
+    crate::trace!(crate::trace::CLIENT, "client: sending the lock request");
+    crate::trace!(crate::trace::MSG, "client: sent '{out}'");
     if stream.write_all(out.as_bytes()).is_err() {
         return Err(match explain_send(config, stream) {
             Some((rc, why)) => LockFailure::Broken {
@@ -174,6 +181,11 @@ pub(super) fn lock(
                 })
             }
         };
+        crate::trace!(
+            crate::trace::CLIENT,
+            "client: answer of the daemon: rc={}",
+            msg.answer.as_ref().map_or(-1, |a| a.rc)
+        );
         let expected_step = if first {
             msg.step == protocol::STEP_FIRST_ANSWER
         } else {
