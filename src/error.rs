@@ -111,10 +111,6 @@ fn plain(code: i32) -> String {
     }
 }
 
-fn ret_cod(f: &mut fmt::Formatter<'_>, function: &str, code: i32) -> fmt::Result {
-    write!(f, "{function}: ret_cod={code} ({})", rc::strerror(code))
-}
-
 impl fmt::Display for FlomError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -171,14 +167,7 @@ impl fmt::Display for FlomError {
             FlomError::InvalidOptions => f.write_str("flom: invalid options or configuration"),
             FlomError::NoCommand => f.write_str("No command to execute!"),
             FlomError::Usage(message) => f.write_str(message),
-            FlomError::Tls {
-                function: Some(function),
-                rc,
-                message,
-            } => {
-                ret_cod(f, function, *rc)?;
-                write!(f, "\n{message}")
-            }
+            // The sentence says what failed (C printed a ret_cod line).
             FlomError::Tls { message, .. } => f.write_str(message),
         }
     }
