@@ -147,8 +147,8 @@ impl fmt::Display for FlomError {
             ),
             FlomError::Management { rc } => write!(
                 f,
-                "flom: the shutdown request could not be delivered: ret_cod={rc} ({})",
-                rc::strerror(*rc)
+                "flom: the shutdown request could not be delivered ({}); check that the daemon is running.",
+                plain(*rc)
             ),
             FlomError::InvalidSequence { call, state } => write!(
                 f,

@@ -276,12 +276,18 @@ pub enum AddressError {
 impl std::fmt::Display for AddressError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AddressError::Unresolved(a) => write!(f, "flom: cannot resolve address '{a}'"),
+            AddressError::Unresolved(a) => write!(
+                f,
+                "flom: cannot resolve address '{a}' to a usable address: check the host name (and -n, which keeps only IPv6 addresses) or give a numeric address"
+            ),
             AddressError::NeedsInterface(a) => write!(
                 f,
                 "flom: '{a}' is an IPv6 link-local address: name the network interface with -n IFACE (or write it as {a}%IFACE)"
             ),
-            AddressError::UnknownInterface(i) => write!(f, "flom: network interface '{i}' does not exist or has no IPv6 address"),
+            AddressError::UnknownInterface(i) => write!(
+                f,
+                "flom: network interface '{i}' does not exist or has no IPv6 address: name one that has (ip -6 addr lists them)"
+            ),
         }
     }
 }

@@ -495,3 +495,11 @@ fn client_tracing_is_readable() {
         out.describe()
     );
 }
+
+#[test]
+fn an_unresolvable_name_says_what_to_check() {
+    run_flom(&["-a", "no-such-host.invalid", "-d", "0", "--", "true"])
+        .expect_code(99)
+        .expect_stdout("")
+        .expect_stderr("flom: cannot resolve address 'no-such-host.invalid' to a usable address: check the host name (and -n, which keeps only IPv6 addresses) or give a numeric address\n");
+}
