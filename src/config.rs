@@ -678,6 +678,33 @@ mod tests {
         apply(text).unwrap_err()
     }
 
+    #[test]
+    fn unknown_groups_and_keys_are_warned_in_line_order() {
+        let (c, w) = apply(
+            "[Resourc]\nName=x\n[Resource]\ntimeout=5\nQuantity=2\nZzz=1\n[TLS]\nTlsCert=a\n",
+        )
+        .unwrap();
+        assert_eq!(c.resource_quantity, 2);
+        assert_eq!(
+            w,
+            [
+                "flom: warning: /x/f.conf:1: unknown group [Resourc] is ignored with its keys; did you mean [Resource]?",
+                "flom: warning: /x/f.conf:4: unknown key 'timeout' in group [Resource] is ignored; did you mean 'Timeout'?",
+                "flom: warning: /x/f.conf:6: unknown key 'Zzz' in group [Resource] is ignored.",
+                "flom: warning: /x/f.conf:8: unknown key 'TlsCert' in group [TLS] is ignored.",
+            ]
+        );
+        // every key of the option table (C's and the extensions') is known
+        let mut text = String::new();
+        for s in options::all() {
+            text.push_str(&format!("[{}]\n{}=\n", s.group, s.key));
+        }
+        let kf = KeyFile::parse(&text).unwrap();
+        assert!(unknown_names(&kf, Path::new("f")).is_empty());
+        assert_eq!(edit_distance("timeot", "timeout"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
     const DEFAULT_DUMP: &str = "[Trace]/DaemonTraceFile=''
 [Trace]/CommandTraceFile=''
 [Trace]/AppendTraceFile=0
