@@ -310,7 +310,8 @@ fn shutdown_answers_once_the_daemon_is_gone() {
         // at once: the mount point is free, the socket gone, the daemon too
         std::fs::remove_dir(&mnt).unwrap_or_else(|e| panic!("rmdir after {opt}: {e}"));
         assert!(!exists(&env.sock), "the socket is left after {opt}");
-        assert!(!pid_alive(pid), "the daemon is alive after {opt}");
+        // the process itself ends right after closing the connection
+        wait_daemon_gone(pid, &env.sock);
     }
 }
 
@@ -502,4 +503,29 @@ fn an_unresolvable_name_says_what_to_check() {
         .expect_code(99)
         .expect_stdout("")
         .expect_stderr("flom: cannot resolve address 'no-such-host.invalid' to a usable address: check the host name (and -n, which keeps only IPv6 addresses) or give a numeric address\n");
+}
+
+#[test]
+fn verbose_says_a_request_waits_for_the_creation() {
+    let env = Env::new("frcreate");
+    env.start_daemon();
+    let log = env.path("waiter.err");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &format!("exec \"$0\" \"$@\" 2>{log}"), BIN])
+        .args([
+            "-s", &env.sock, "-V", "-e", "no", "-r", "newres", "--", "true",
+        ]);
+    let mut waiter = spawn_command(cmd, "waiter".into());
+    let line = "flom: waiting for resource 'newres' in mode EX until another client creates it (it does not exist and -e no forbids creating it).\n";
+    wait_until(T, "the waiter says it waits for the creation", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(line))
+    });
+    assert!(waiter.is_running());
+    env.flom(&["-r", "newres", "--", "true"]).expect_code(0);
+    waiter.wait(T).expect_code(0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("flom: lock on resource 'newres' granted after "),
+        "{text}"
+    );
 }

@@ -116,7 +116,7 @@ pub struct Daemon {
     vfs: Option<Vfs>,
     /// The `-x`/`-X` connections of a daemon that exits at once: closed
     /// (their answer) only when the daemon is gone (listeners closed,
-    /// socket removed, VFS unmounted). Last field: dropped last.
+    /// socket removed, VFS unmounted): left to the process exit.
     held_until_exit: Vec<Conn>,
     /// When held quiesce requests get their answer if the daemon is still up.
     hold_deadline: Option<Instant>,
@@ -627,6 +627,9 @@ impl Daemon {
             vfs.unmount();
         }
         self.listeners.close();
+        // The held shutdown requests are closed by the kernel when the
+        // process exits: their answer comes after everything else.
+        std::mem::forget(std::mem::take(&mut self.held_until_exit));
     }
 }
 
