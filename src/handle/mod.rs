@@ -153,13 +153,12 @@ impl FlomHandle {
                 ""
             }
         );
-        let socket = connect::connect(&self.config, auto_start).map_err(|e| {
+        let socket = connect::connect(&self.config, auto_start).inspect_err(|e| {
             crate::trace!(
                 crate::trace::CLIENT | crate::trace::CONNS,
                 "connection: failed: rc={}",
                 e.flom_rc()
             );
-            e
         })?;
         crate::trace!(
             crate::trace::CLIENT | crate::trace::CONNS,
