@@ -22,6 +22,7 @@ use getopts::{Fail, Matches, Options, ParsingStyle};
 use crate::config::{self, Config};
 use crate::options::{self, CLine, Invalid, Kind as SettingKind, Place, Setting};
 use crate::rc;
+use crate::usage;
 use crate::values::ResourceNameError;
 pub use crate::values::{parse_c_int, IntError};
 
@@ -235,6 +236,14 @@ fn find_short(c: char) -> Option<OptDef> {
 /// option token, the consumed value not counted), to recover how the user
 /// typed an option. Stops at `--`.
 fn event_tokens(args: &[String]) -> Vec<&str> {
+    event_positions(args)
+        .into_iter()
+        .map(|i| args[i].as_str())
+        .collect()
+}
+
+/// The positions in `args` of the events of [`event_tokens`].
+fn event_positions(args: &[String]) -> Vec<usize> {
     let mut ev = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -243,7 +252,7 @@ fn event_tokens(args: &[String]) -> Vec<&str> {
         if cur == "--" {
             break;
         }
-        ev.push(cur);
+        ev.push(i - 1);
         if cur.len() < 2 || !cur.starts_with('-') {
             continue;
         }
@@ -263,6 +272,14 @@ fn event_tokens(args: &[String]) -> Vec<&str> {
         }
     }
     ev
+}
+
+/// The position of the first free word (not an option nor its value)
+/// before any `--`: where a command given without `--` starts.
+fn first_free_word(args: &[String]) -> Option<usize> {
+    event_positions(args)
+        .into_iter()
+        .find(|&i| args[i] == "-" || !args[i].starts_with('-'))
 }
 
 /// The first token naming an unknown option (as GOption reports it).
@@ -398,16 +415,40 @@ pub fn parse(args: &[String]) -> Result<Invocation, i32> {
     r
 }
 
-/// [`parse`] with explicit config files and output streams.
+/// [`parse`] with explicit config files and output streams. A usage
+/// mistake gets a hint after C FLoM's line: how to put a command after
+/// `--` when the words left look like one, else where the help is.
 pub fn parse_with(
     args: &[String],
     ctx: &Context,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Invocation, i32> {
-    let args = args.get(1..).unwrap_or(&[]);
+    let rest = args.get(1..).unwrap_or(&[]);
+    let failed = std::cell::Cell::new(None);
+    let r = parse_args(rest, ctx, out, err, &failed);
+    if r == Err(rc::ES_GENERIC_ERROR) {
+        let command = first_free_word(rest).map(|i| &rest[i..]);
+        if let Some(hint) = command.and_then(usage::command_hint) {
+            let _ = writeln!(err, "{hint}");
+        } else if let Some(unknown) = failed.take() {
+            let _ = writeln!(err, "{}", usage::help_hint(unknown));
+        }
+    }
+    r
+}
+
+fn parse_args(
+    args: &[String],
+    ctx: &Context,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    failed: &std::cell::Cell<Option<Option<String>>>,
+) -> Result<Invocation, i32> {
     let usage_error = |err: &mut dyn Write, msg: String| {
         let _ = writeln!(err, "option parsing failed: {msg}");
+        let unknown = msg.strip_prefix("Unknown option ").map(str::to_string);
+        failed.set(Some(unknown));
         rc::ES_GENERIC_ERROR
     };
     let m = match build_options().parse(args) {
@@ -472,11 +513,13 @@ pub fn parse_with(
 
     let custom = last(&m, "config-file").map(PathBuf::from);
     let mut warnings = Vec::new();
-    let loaded = Config::load_layers_collect(
+    let mut read = Vec::new();
+    let loaded = Config::load_layers_reporting(
         ctx.system_config.as_deref(),
         ctx.user_config.as_deref(),
         custom.as_deref(),
         &mut warnings,
+        &mut read,
     );
     for w in &warnings {
         let _ = writeln!(err, "{w}");
@@ -490,10 +533,15 @@ pub fn parse_with(
     };
     crate::trace!(
         crate::trace::CONFIG,
-        "cli: configuration loaded (system {:?}, user {:?}, custom {:?})",
-        ctx.system_config,
-        ctx.user_config,
-        custom
+        "cli: configuration loaded from: {}",
+        if read.is_empty() {
+            "no file".to_string()
+        } else {
+            read.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
 
     apply_overrides(&m, &ints, &mut config, out, err)?;
@@ -517,6 +565,7 @@ pub fn parse_with(
     if config.verbose {
         let _ = out.write_all(config.verbose_dump().as_bytes());
         let _ = out.flush();
+        let _ = writeln!(err, "{}", files_read(&read, ctx));
     }
     if let Err(e) = config.check() {
         e.report(out, err);
@@ -581,12 +630,34 @@ pub fn parse_with(
     }
     if m.free.is_empty() {
         let _ = writeln!(err, "No command to execute!");
+        let _ = writeln!(err, "{}", usage::NO_COMMAND_HINT);
         return Err(rc::ES_UNABLE_TO_EXECUTE_COMMAND);
     }
     Ok(Invocation {
         config,
         action: Action::Run(m.free.clone()),
     })
+}
+
+/// The `-V` line (stderr) naming the config files that were read.
+fn files_read(read: &[PathBuf], ctx: &Context) -> String {
+    let list = |paths: &mut dyn Iterator<Item = &PathBuf>| {
+        paths
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if read.is_empty() {
+        let looked: Vec<&PathBuf> = ctx.system_config.iter().chain(&ctx.user_config).collect();
+        if looked.is_empty() {
+            return "flom: no configuration file was read; built-in defaults and the command line apply.".to_string();
+        }
+        return format!(
+            "flom: no configuration file was read (looked for {}); built-in defaults and the command line apply.",
+            list(&mut looked.into_iter())
+        );
+    }
+    format!("flom: configuration read from {}.", list(&mut read.iter()))
 }
 
 /// The last value of a repeatable option.
@@ -672,12 +743,6 @@ fn report_invalid(
                 _ => writeln!(out, "ERROR: '{value}' is not a valid name for a resource"),
             };
             let _ = out.flush();
-            let _ = writeln!(
-                err,
-                "flom_config_set_resource_name: ret_cod={}",
-                rc::INVALID_RESOURCE_NAME
-            );
-            return;
         }
         CLine::InvalidOnStdout => {
             let _ = writeln!(out, "{long}: '{value}' is an invalid value");
@@ -881,13 +946,16 @@ mod tests {
         for args in [&[][..], &["--"][..], &["-r", "abc"][..]] {
             let o = run(args);
             assert_eq!(o.result, Err(97));
-            assert_eq!(o.err, "No command to execute!\n");
+            assert_eq!(
+                o.err,
+                format!("No command to execute!\n{}\n", usage::NO_COMMAND_HINT)
+            );
             assert!(o.out.is_empty());
         }
         let o = run(&["-V"]);
         assert_eq!(o.result, Err(97));
         assert_eq!(o.out.lines().count(), 29);
-        assert_eq!(o.err, "No command to execute!\n");
+        assert!(o.err.starts_with("flom: no configuration file was read; built-in defaults and the command line apply.\nNo command to execute!\nflom: "));
     }
 
     #[test]
@@ -965,17 +1033,36 @@ mod tests {
         for (args, msg) in cases {
             let o = run(args);
             assert_eq!(o.result, Err(99), "{args:?}");
-            assert_eq!(o.err, format!("option parsing failed: {msg}\n"), "{args:?}");
+            let first = o.err.lines().next().unwrap_or_default();
+            assert_eq!(first, format!("option parsing failed: {msg}"), "{args:?}");
+            assert_eq!(o.err.lines().count(), 2, "{args:?}: {}", o.err);
+            assert!(
+                o.err.lines().nth(1).unwrap().starts_with("flom: "),
+                "{args:?}"
+            );
             assert!(o.out.is_empty());
         }
         // the first bad integer in command-line order is reported
         let o = run(&["-q", "x", "-o", "y"]);
         assert_eq!(
             o.err,
-            "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -q\n"
+            format!(
+                "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -q\n{}\n",
+                usage::help_hint(None)
+            )
         );
         let o = run(&["--discovery-ttl", "z", "-o", "y"]);
         assert!(o.err.contains("for --discovery-ttl\n"));
+        // a command given without --: how to write it
+        let o = run(&["sh", "-l", "/dev/null"]);
+        assert_eq!(o.result, Err(99));
+        assert!(
+            o.err.ends_with(
+                "put -- before the command, as in flom [OPTION...] -- sh -l /dev/null.\n"
+            ),
+            "{}",
+            o.err
+        );
     }
 
     #[test]
@@ -1212,7 +1299,7 @@ mod tests {
         assert!(o.out.ends_with(
             "ERROR: TLS check peer id can not be specified without full TLS configuration.\n"
         ));
-        assert_eq!(o.err, "Configuration is not valid, cannot go on!\n");
+        assert_eq!(o.err, "flom: no configuration file was read; built-in defaults and the command line apply.\nConfiguration is not valid, cannot go on!\n");
         let o = run(&[
             "--tls-certificate",
             fp,
@@ -1238,7 +1325,11 @@ mod tests {
         };
         assert_eq!(o.out, c.verbose_dump());
         assert!(o.out.starts_with("[Trace]/DaemonTraceFile=''\n"));
-        assert!(o.err.is_empty());
+        // -V says which config files were read (none here)
+        assert_eq!(
+            o.err,
+            "flom: no configuration file was read; built-in defaults and the command line apply.\n"
+        );
     }
 
     #[test]
@@ -1368,14 +1459,22 @@ mod tests {
         let o = run(&["-r", "a-b", "--", "true"]);
         assert_eq!(o.result, Err(99));
         assert_eq!(o.out, "ERROR: 'a-b' is not a valid name for a resource\n");
-        assert_eq!(o.err, "flom_config_set_resource_name: ret_cod=-14\n");
+        assert!(
+            o.err.starts_with("flom: option -r/--resource-name: '"),
+            "{}",
+            o.err
+        );
         let o = run(&["--resource-name=_RESOURCE", "--", "true"]);
         assert_eq!(o.result, Err(99));
         assert_eq!(
             o.out,
             "ERROR: '_RESOURCE' is a reserved resource name and can not be set by user\n"
         );
-        assert_eq!(o.err, "flom_config_set_resource_name: ret_cod=-14\n");
+        assert!(
+            o.err.starts_with("flom: option -r/--resource-name: '"),
+            "{}",
+            o.err
+        );
     }
 
     #[test]
@@ -1523,7 +1622,7 @@ mod tests {
         let inv = o.result.unwrap();
         assert_eq!(inv.config.lock_mode, LockMode::Exclusive);
         assert_eq!(inv.config.resource_quantity, 1);
-        assert_eq!(o.err.lines().count(), 2);
+        assert_eq!(o.err.lines().count(), 3);
         // not verbose: silent adjustment
         let o = run(&["-r", "foo[3]", "-l", "CR", "-q", "2", "--", "true"]);
         let inv = o.result.unwrap();
@@ -1614,7 +1713,7 @@ mod tests {
         let o = run(&["ls", "-Vo", "x"]);
         assert_eq!(
             o.err,
-            "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -o\n"
+            "option parsing failed: Cannot parse integer value \u{201c}x\u{201d} for -o\nflom: the options after 'ls' were read as flom's own: to run 'ls -Vo x' under the lock, put -- before the command, as in flom [OPTION...] -- ls -Vo x.\n"
         );
     }
 }

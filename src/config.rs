@@ -391,15 +391,25 @@ impl Config {
         custom: Option<&Path>,
         warnings: &mut Vec<String>,
     ) -> Result<Config, ConfigError> {
+        Self::load_layers_reporting(system, user, custom, warnings, &mut Vec::new())
+    }
+
+    /// Like [`Config::load_layers_collect`]; `read` gets the files that
+    /// were read, in order.
+    pub fn load_layers_reporting(
+        system: Option<&Path>,
+        user: Option<&Path>,
+        custom: Option<&Path>,
+        warnings: &mut Vec<String>,
+        read: &mut Vec<PathBuf>,
+    ) -> Result<Config, ConfigError> {
         let mut config = Config::default();
-        if let Some(p) = system {
-            config.apply_file(p, false, warnings)?;
-        }
-        if let Some(p) = user {
-            config.apply_file(p, false, warnings)?;
-        }
-        if let Some(p) = custom {
-            config.apply_file(p, true, warnings)?;
+        for (p, required) in [(system, false), (user, false), (custom, true)] {
+            if let Some(p) = p {
+                if config.apply_file(p, required, warnings)? {
+                    read.push(p.to_path_buf());
+                }
+            }
         }
         Ok(config)
     }
@@ -510,6 +520,7 @@ impl Config {
             };
             warnings.extend(warning);
         }
+        warnings.extend(unknown_names(kf, path));
         Ok(())
     }
 
@@ -583,6 +594,79 @@ impl Config {
     }
 }
 
+// Unknown groups and keys (a misspelt name is ignored, with a warning).
+
+/// A warning for each group and key of `kf` that no setting reads (C
+/// FLoM's and our extensions'), naming the file and the line, with the
+/// closest known name when one is near; in line order.
+fn unknown_names(kf: &KeyFile, path: &Path) -> Vec<String> {
+    let known_group = |g: &str| options::all().any(|s| s.group == g);
+    let ending = |near: Option<&str>| match near {
+        Some(k) => format!("; did you mean {k}?"),
+        None => ".".to_string(),
+    };
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (group, line) in &kf.groups {
+        if !known_group(group) {
+            let near = closest(group, options::all().map(|s| s.group)).map(|g| format!("[{g}]"));
+            found.push((
+                *line,
+                format!(
+                    "flom: warning: {}:{line}: unknown group [{group}] is ignored with its keys{}",
+                    path.display(),
+                    ending(near.as_deref())
+                ),
+            ));
+        }
+    }
+    for e in &kf.entries {
+        if known_group(&e.group) && options::by_key(&e.group, &e.key).is_none() {
+            let keys = options::all().filter(|s| s.group == e.group).map(|s| s.key);
+            let near = closest(&e.key, keys).map(|k| format!("'{k}'"));
+            found.push((
+                e.line,
+                format!(
+                    "flom: warning: {}:{}: unknown key '{}' in group [{}] is ignored{}",
+                    path.display(),
+                    e.line,
+                    e.key,
+                    e.group,
+                    ending(near.as_deref())
+                ),
+            ));
+        }
+    }
+    found.sort_by_key(|(line, _)| *line);
+    found.into_iter().map(|(_, w)| w).collect()
+}
+
+/// The known name closest to `name` (letter case ignored, at most two
+/// edits away).
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    known
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,6 +701,33 @@ mod tests {
 
     fn err(text: &str) -> ConfigError {
         apply(text).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_groups_and_keys_are_warned_in_line_order() {
+        let (c, w) = apply(
+            "[Resourc]\nName=x\n[Resource]\ntimeout=5\nQuantity=2\nZzz=1\n[TLS]\nTlsCert=a\n",
+        )
+        .unwrap();
+        assert_eq!(c.resource_quantity, 2);
+        assert_eq!(
+            w,
+            [
+                "flom: warning: /x/f.conf:1: unknown group [Resourc] is ignored with its keys; did you mean [Resource]?",
+                "flom: warning: /x/f.conf:4: unknown key 'timeout' in group [Resource] is ignored; did you mean 'Timeout'?",
+                "flom: warning: /x/f.conf:6: unknown key 'Zzz' in group [Resource] is ignored.",
+                "flom: warning: /x/f.conf:8: unknown key 'TlsCert' in group [TLS] is ignored.",
+            ]
+        );
+        // every key of the option table (C's and the extensions') is known
+        let mut text = String::new();
+        for s in options::all() {
+            text.push_str(&format!("[{}]\n{}=\n", s.group, s.key));
+        }
+        let kf = KeyFile::parse(&text).unwrap();
+        assert!(unknown_names(&kf, Path::new("f")).is_empty());
+        assert_eq!(edit_distance("timeot", "timeout"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     const DEFAULT_DUMP: &str = "[Trace]/DaemonTraceFile=''

@@ -115,8 +115,13 @@ impl FlomError {
     }
 }
 
-fn ret_cod(f: &mut fmt::Formatter<'_>, function: &str, code: i32) -> fmt::Result {
-    write!(f, "{function}: ret_cod={code} ({})", rc::strerror(code))
+/// C's text for `code` without its `ERROR: ` prefix.
+fn plain(code: i32) -> String {
+    let text = rc::strerror(code);
+    match text.strip_prefix("ERROR: ") {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 impl fmt::Display for FlomError {
@@ -133,18 +138,30 @@ impl fmt::Display for FlomError {
                 f,
                 "The lock was not obtained because timeout ({timeout_ms} milliseconds) expired"
             ),
-            FlomError::Connect { rc, .. } => ret_cod(f, "flom_client_connect", *rc),
+            FlomError::Connect { rc, target } => write!(
+                f,
+                "flom: cannot reach a daemon at {target} ({}); check the socket or address settings and that a daemon may be started.",
+                plain(*rc)
+            ),
             FlomError::Address(e) => write!(f, "{e}"),
             FlomError::DiscoverySend { group, cause } => write!(
                 f,
                 "flom: cannot send the discovery datagram to {group}: {cause} (is there a multicast route?)"
             ),
-            FlomError::Lock { rc } => ret_cod(f, "flom_client_lock", *rc),
-            FlomError::Unlock { rc } => ret_cod(f, "flom_client_unlock", *rc),
+            FlomError::Lock { rc } => write!(
+                f,
+                "flom: the lock request failed ({}); check that the daemon is running and try again.",
+                plain(*rc)
+            ),
+            FlomError::Unlock { rc } => write!(
+                f,
+                "flom: the lock could not be released ({}); the daemon may have stopped.",
+                plain(*rc)
+            ),
             FlomError::Management { rc } => write!(
                 f,
-                "flom: the shutdown request could not be delivered: ret_cod={rc} ({})",
-                rc::strerror(*rc)
+                "flom: the shutdown request could not be delivered ({}); check that the daemon is running.",
+                plain(*rc)
             ),
             FlomError::StatusUnsupported => f.write_str(
                 "flom: this daemon does not support --status (a C FLoM daemon shows its state in its VFS, -m DIR)",
@@ -167,14 +184,7 @@ impl fmt::Display for FlomError {
             FlomError::InvalidOptions => f.write_str("flom: invalid options or configuration"),
             FlomError::NoCommand => f.write_str("No command to execute!"),
             FlomError::Usage(message) => f.write_str(message),
-            FlomError::Tls {
-                function: Some(function),
-                rc,
-                message,
-            } => {
-                ret_cod(f, function, *rc)?;
-                write!(f, "\n{message}")
-            }
+            // The sentence says what failed (C printed a ret_cod line).
             FlomError::Tls { message, .. } => f.write_str(message),
             FlomError::Refused { message, .. } => f.write_str(message),
         }
@@ -306,12 +316,11 @@ mod tests {
         };
         assert_eq!(
             connect.to_string(),
-            "flom_client_connect: ret_cod=-105 (ERROR: 'connect' function returned an error condition)"
+            "flom: cannot reach a daemon at /tmp/x ('connect' function returned an error condition); check the socket or address settings and that a daemon may be started."
         );
-        assert_eq!(
-            FlomError::Lock { rc: rc::RECV_ERROR }.to_string(),
-            "flom_client_lock: ret_cod=-126 (ERROR: 'recv' function returned an error condition)"
-        );
+        assert!(FlomError::Lock { rc: rc::RECV_ERROR }
+            .to_string()
+            .starts_with("flom: the lock request failed ('recv' function"));
         assert_eq!(
             FlomError::LockTimeout { timeout_ms: 250 }.to_string(),
             "The lock was not obtained because timeout (250 milliseconds) expired"

@@ -88,7 +88,7 @@ pub fn run_command(argv: &[String], ignored: &[i32], fencing_token: Option<u64>)
             restore(&saved);
             eprintln!(
                 "flom: unable to execute command '{}': {}",
-                argv.join(" "),
+                argv[0],
                 describe(&e)
             );
             return Ending::NotExecuted;

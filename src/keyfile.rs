@@ -12,10 +12,12 @@ pub struct Entry {
     pub line: usize,
 }
 
-/// A parsed key file: every entry in file order.
+/// A parsed key file: every entry in file order, and every group header
+/// with its 1-based line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyFile {
     pub entries: Vec<Entry>,
+    pub groups: Vec<(String, usize)>,
 }
 
 /// A syntax error: the 1-based line and what is wrong.
@@ -37,6 +39,7 @@ impl KeyFile {
     pub fn parse(text: &str) -> Result<KeyFile, SyntaxError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut entries = Vec::new();
+        let mut groups = Vec::new();
         let mut group: Option<String> = None;
         for (i, line) in text.split('\n').enumerate() {
             let n = i + 1;
@@ -58,6 +61,7 @@ impl KeyFile {
                     return Err(err(format!("'[{name}]' is not a valid group header")));
                 }
                 group = Some(name.to_string());
+                groups.push((name.to_string(), n));
                 continue;
             }
             let eq = body.find('=').ok_or_else(|| {
@@ -93,7 +97,7 @@ impl KeyFile {
                 line: n,
             });
         }
-        Ok(KeyFile { entries })
+        Ok(KeyFile { entries, groups })
     }
 
     /// The last entry for `group`/`key` (duplicates: last wins; repeated

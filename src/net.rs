@@ -6,8 +6,8 @@
 use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::net::{
-    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream, ToSocketAddrs,
-    UdpSocket,
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+    ToSocketAddrs, UdpSocket,
 };
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -399,20 +399,26 @@ pub enum AddressError {
 impl std::fmt::Display for AddressError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AddressError::Unresolved(a) => write!(f, "flom: cannot resolve address '{a}'"),
+            AddressError::Unresolved(a) => write!(
+                f,
+                "flom: cannot resolve address '{a}' to a usable address: check the host name (and -n, which keeps only IPv6 addresses) or give a numeric address"
+            ),
             AddressError::NeedsInterface(a) => write!(
                 f,
                 "flom: '{a}' is an IPv6 link-local address: name the network interface with -n IFACE (or write it as {a}%IFACE)"
             ),
-            AddressError::UnknownInterface(i) => write!(f, "flom: network interface '{i}' does not exist or has no IPv6 address"),
+            AddressError::UnknownInterface(i) => write!(
+                f,
+                "flom: network interface '{i}' does not exist or has no IPv6 address: name one that has (ip -6 addr lists them)"
+            ),
         }
     }
 }
 
 /// Resolves `host` (name, IPv4, IPv6, `IPv6%IFACE`) and `port` into socket
-/// addresses, in resolver order. `scope` (from `-n`) forces IPv6 and is
-/// stamped on every IPv6 address. A link-local IPv6 address without a scope
-/// is an error that tells the user to use `-n`.
+/// addresses, in resolver order, keeping the usable ones (see
+/// [`usable_addresses`]). `scope` (from `-n`) forces IPv6 and is stamped on
+/// every IPv6 address.
 pub fn resolve(host: &str, port: u16, scope: Option<u32>) -> Result<Vec<SocketAddr>, AddressError> {
     let (host, scope) = match host.split_once('%') {
         Some((h, iface)) => match ipv6_interface_index(iface) {
@@ -429,23 +435,65 @@ pub fn resolve(host: &str, port: u16, scope: Option<u32>) -> Result<Vec<SocketAd
             .map_err(|_| AddressError::Unresolved(host.to_string()))?
             .collect(),
     };
+    let usable = usable_addresses(host, &addrs, port, scope);
+    if crate::trace::enabled(crate::trace::TCP) {
+        let list = |a: &[SocketAddr]| {
+            a.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match &usable {
+            Ok(u) => crate::trace!(
+                crate::trace::TCP,
+                "tcp: '{host}' resolves to {}; usable: {}",
+                list(&addrs),
+                list(u)
+            ),
+            Err(e) => crate::trace!(
+                crate::trace::TCP,
+                "tcp: '{host}' resolves to {}; none usable: {e}",
+                list(&addrs)
+            ),
+        }
+    }
+    usable
+}
+
+/// The addresses of `addrs` that can be used, in order: with `scope`, the
+/// IPv6 ones (scope stamped on them); without, all but link-local IPv6
+/// addresses that carry no scope. A name that resolves to an IPv4 address
+/// and to a link-local IPv6 one is thus usable through the former; only
+/// when no address is left is a skipped link-local address an error (one
+/// that tells the user to name the interface).
+pub fn usable_addresses(
+    host: &str,
+    addrs: &[SocketAddr],
+    port: u16,
+    scope: Option<u32>,
+) -> Result<Vec<SocketAddr>, AddressError> {
     let mut out = Vec::new();
+    let mut needs_interface = false;
     for a in addrs {
         match a {
             SocketAddr::V4(_) if scope.is_some() => continue,
-            SocketAddr::V4(v4) => out.push(SocketAddr::V4(v4)),
+            SocketAddr::V4(v4) => out.push(SocketAddr::V4(SocketAddrV4::new(*v4.ip(), port))),
             SocketAddr::V6(v6) => {
-                let needs = is_link_local(v6.ip());
                 let sid = scope.unwrap_or(v6.scope_id());
-                if needs && sid == 0 {
-                    return Err(AddressError::NeedsInterface(host.to_string()));
+                if is_link_local(v6.ip()) && sid == 0 {
+                    needs_interface = true;
+                    continue;
                 }
                 out.push(SocketAddr::V6(SocketAddrV6::new(*v6.ip(), port, 0, sid)));
             }
         }
     }
     if out.is_empty() {
-        return Err(AddressError::Unresolved(host.to_string()));
+        return Err(if needs_interface {
+            AddressError::NeedsInterface(host.to_string())
+        } else {
+            AddressError::Unresolved(host.to_string())
+        });
     }
     Ok(out)
 }
@@ -508,13 +556,21 @@ pub fn connect_tcp(addrs: &[SocketAddr], deadline: std::time::Instant) -> Result
         if left.is_zero() {
             return Err(false);
         }
+        crate::trace!(crate::trace::TCP, "tcp: connecting to {a}");
         match TcpStream::connect_timeout(a, left) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
+                if let Ok(local) = s.local_addr() {
+                    crate::trace!(crate::trace::TCP, "tcp: connected to {a} from {local}");
+                }
                 return Ok(s);
             }
-            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
-            Err(_) => all_refused = false,
+            Err(e) => {
+                crate::trace!(crate::trace::TCP, "tcp: connecting to {a}: {e}");
+                if e.raw_os_error() != Some(libc::ECONNREFUSED) {
+                    all_refused = false;
+                }
+            }
         }
     }
     Err(all_refused)
@@ -657,6 +713,43 @@ pub fn multicast_sender(group: &SocketAddr, ttl: u32) -> io::Result<UdpSocket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dual_stack_names_use_the_usable_addresses_in_order() {
+        let a = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        // IPv4 + link-local IPv6 without an interface (seed UC7 "mojan")
+        let both = [a("[fe80::1]:0"), a("192.0.2.7:0")];
+        assert_eq!(
+            usable_addresses("mojan", &both, 28015, None).unwrap(),
+            vec![a("192.0.2.7:28015")]
+        );
+        // order kept, link-local skipped in the middle
+        let three = [a("[2001:db8::1]:0"), a("[fe80::1]:0"), a("192.0.2.7:0")];
+        assert_eq!(
+            usable_addresses("h", &three, 7, None).unwrap(),
+            vec![a("[2001:db8::1]:7"), a("192.0.2.7:7")]
+        );
+        // only link-local: the message about -n
+        let err = usable_addresses("mojan", &[a("[fe80::1]:0")], 7, None).unwrap_err();
+        assert!(matches!(err, AddressError::NeedsInterface(_)));
+        assert!(err
+            .to_string()
+            .contains("name the network interface with -n IFACE"));
+        // with -n: the IPv6 ones, scope stamped; IPv4 dropped
+        assert_eq!(
+            usable_addresses("mojan", &both, 7, Some(3)).unwrap(),
+            vec![SocketAddr::V6(SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                7,
+                0,
+                3
+            ))]
+        );
+        assert!(matches!(
+            usable_addresses("v4only", &[a("192.0.2.7:0")], 7, Some(3)),
+            Err(AddressError::Unresolved(_))
+        ));
+    }
 
     #[test]
     fn resolve_literals_and_link_local() {

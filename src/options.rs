@@ -242,7 +242,7 @@ impl Setting {
                 Err(e) => {
                     let reason = match e {
                         ResourceNameError::Reserved => {
-                            format!("'{text}' is a reserved resource name and cannot be set")
+                            format!("'{text}' is a reserved resource name and cannot be set; leave the name out to lock the default resource")
                         }
                         ResourceNameError::Invalid => {
                             let hint = if text.ends_with(|ch| {
@@ -252,7 +252,7 @@ impl Setting {
                             } else {
                                 ""
                             };
-                            format!("'{text}' is not a valid resource name{hint}")
+                            format!("'{text}' is not a valid resource name{hint}; use NAME, NAME[N], A.B.C, /A/B/C, _s_NAME[N], _S_NAME[N] or _t_FORMAT[N], where NAME is a letter followed by letters and digits (see flom(1))")
                         }
                     };
                     return Err(Invalid {
@@ -958,16 +958,13 @@ mod tests {
         assert_eq!(e.resource_name, Some(ResourceNameError::Reserved));
         assert_eq!(
             e.reason,
-            "'_RESOURCE' is a reserved resource name and cannot be set"
+            "'_RESOURCE' is a reserved resource name and cannot be set; leave the name out to lock the default resource"
         );
-        assert_eq!(
-            reason("resource-name", "a-b"),
-            "'a-b' is not a valid resource name"
-        );
-        assert_eq!(
-            reason("resource-name", "ab "),
-            "'ab ' is not a valid resource name (note the trailing whitespace)"
-        );
+        assert!(reason("resource-name", "a-b").starts_with(
+            "'a-b' is not a valid resource name; use NAME, NAME[N], A.B.C, /A/B/C, _s_NAME[N], _S_NAME[N] or _t_FORMAT[N]"
+        ));
+        assert!(reason("resource-name", "ab ")
+            .starts_with("'ab ' is not a valid resource name (note the trailing whitespace); use"));
     }
 
     #[test]

@@ -314,13 +314,11 @@ fn no_command_exits_97() {
     env.flom(&[])
         .expect_code(97)
         .expect_stdout("")
-        .expect_stderr("No command to execute!\n");
-    env.flom(&["--"])
-        .expect_code(97)
-        .expect_stderr("No command to execute!\n");
+        .expect_stderr(NO_COMMAND);
+    env.flom(&["--"]).expect_code(97).expect_stderr(NO_COMMAND);
     env.flom(&["-r", "foo", "-o", "0"])
         .expect_code(97)
-        .expect_stderr("No command to execute!\n");
+        .expect_stderr(NO_COMMAND);
 }
 
 #[test]
@@ -355,9 +353,10 @@ fn no_daemon_with_lifespan_0_exits_99() {
     env.flom(&["-d", "0", "--", "true"])
         .expect_code(99)
         .expect_stdout("")
-        .expect_stderr(
-            "flom_client_connect: ret_cod=-105 (ERROR: 'connect' function returned an error condition)\n",
-        );
+        .expect_stderr(&format!(
+            "flom: no daemon accepts connections on socket {}, and -d 0 (daemon lifespan 0) forbids starting one: start a daemon there, check the address, or leave out -d 0.\n",
+            env.sock
+        ));
     assert!(!exists(&env.sock), "a daemon was started");
     assert!(detached_processes_for(&env.sock).is_empty());
 }

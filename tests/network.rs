@@ -260,7 +260,8 @@ fn dynamic_discovery(net: &Net, group: &str) {
         out.elapsed
     );
     assert!(
-        out.stderr.contains("flom_client_connect: ret_cod="),
+        out.stderr
+            .contains("and -d 0 (daemon lifespan 0) forbids starting one"),
         "stderr: {:?}",
         out.stderr
     );
@@ -639,7 +640,8 @@ fn tcp_lifespans(
     let out = net.b.flom(&args(&[&refs(&b1), &["-d", "0", "--", "true"]]));
     out.expect_code(99);
     assert!(
-        out.stderr.contains("flom_client_connect: ret_cod="),
+        out.stderr
+            .contains("and -d 0 (daemon lifespan 0) forbids starting one"),
         "stderr: {:?}",
         out.stderr
     );

@@ -140,7 +140,6 @@ fn numeric_request_larger_than_the_capacity_is_impossible() {
         &["-r", "pool[3]", "-q", "4", "-o", "0"][..],
         &["-r", "pool[3]", "-q", "4"],
         &["-r", "pool[3]", "-q", "4", "-o", "5000"],
-        &["-r", "zero[0]"],
     ] {
         let out = s.run("X", args);
         out.expect_code(99)
@@ -855,14 +854,17 @@ fn transactional_value_of_a_killed_client_or_command_is_reused() {
 }
 
 #[test]
-fn sequence_and_timestamp_of_capacity_0_are_always_busy() {
+fn resources_of_capacity_0_are_refused_by_the_client() {
+    // C: busy with -o 0, a wait for ever without; we refuse them (exit 99).
     let env = Env::new("cap0");
     env.start_daemon();
-    for name in ["_s_z[0]", "_S_z[0]", "_t_z%S[0]"] {
+    for name in ["zero[0]", "_s_z[0]", "_S_z[0]", "_t_z%S[0]"] {
         env.flom(&["-r", name, "-o", "0", "--", "echo"])
-            .expect_code(98)
+            .expect_code(99)
             .expect_stdout("")
-            .expect_stderr(BUSY);
+            .expect_stderr(&format!(
+                "flom: resource '{name}' has capacity 0, so it can never be locked: write a capacity of at least 1 between the brackets.\n"
+            ));
     }
 }
 
@@ -896,12 +898,12 @@ fn uc19_invalid_slow_formats_and_the_same_with_a_fraction() {
     env.flom(&["-r", &format!("_t_invalid{slow}[1]"), "--", "echo", "ran"])
         .expect_code(99)
         .expect_stdout("")
-        .expect_stderr(RECV_ERROR);
+        .expect_stderr(&refused_format(&format!("invalid{slow}")));
     for only in ["%Y%m%d", "%Z"] {
         env.flom(&["-r", &format!("_t_{only}[1]"), "--", "echo", "ran"])
             .expect_code(99)
             .expect_stdout("")
-            .expect_stderr(RECV_ERROR);
+            .expect_stderr(&refused_format(only));
     }
     let out = env.flom(&["-r", &format!("_t_invalid#f{slow}[1]"), "--", "echo"]);
     out.expect_code(0).expect_stderr("");
@@ -1153,7 +1155,7 @@ fn verbose_prints_the_locked_element_before_the_command_runs() {
         ("v", None),
     ] {
         let out = env.flom(&["-r", name, "-V", "--", "printf", "[%s]\n", "arg"]);
-        out.expect_code(0).expect_stderr("");
+        out.expect_code(0).expect_plain_stderr("");
         let lines: Vec<&str> = out.stdout.lines().collect();
         let n = lines.len();
         let locked: Vec<&&str> = lines
@@ -1216,7 +1218,7 @@ fn element_is_the_last_argument_of_the_command() {
 
 /// The lines of `stderr` that are flom warnings.
 fn warnings(out: &Out) -> Vec<String> {
-    out.stderr
+    out.stderr_without_notes()
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)

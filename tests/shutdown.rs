@@ -79,15 +79,16 @@ fn immediate_shutdown_with_a_holder() {
     // the command is not interrupted; the unlock then fails: exit 99
     release(&fifo);
     let out = h.wait(T);
-    out.expect_code(99).expect_stdout("").expect_stderr(
-        "flom_client_unlock: ret_cod=-130 (ERROR: 'send' function returned an error condition)\n",
-    );
+    out.expect_code(99)
+        .expect_stdout("")
+        .expect_stderr("flom: the command ran, but the lock on resource '_RESOURCE' could not be released because the daemon had gone (stopped while the command ran); nothing is left to release.\n");
     assert_eq!(lines(&log), ["start", "end"]);
     // no daemon is left: -d 0 cannot connect
     let out = flom(&home, &["-s", &env.sock, "-d", "0", "--", "true"]);
     out.expect_code(99).expect_stdout("");
     assert!(
-        out.stderr.starts_with("flom_client_connect: ret_cod="),
+        out.stderr
+            .starts_with("flom: no daemon accepts connections on socket "),
         "{}",
         out.describe()
     );
@@ -125,11 +126,15 @@ fn shutdown_never_runs_the_command_nor_starts_a_daemon() {
     let env = Env::new("shutnocmd");
     let home = home(&env);
     let marker = env.path("ran");
+    let none = format!(
+        "flom: no daemon to shut down was found on socket {}; nothing was stopped.\n",
+        env.sock
+    );
     for (opt, banner) in [("-x", QUIESCE), ("-X", IMMEDIATE)] {
         flom(&home, &["-s", &env.sock, opt, "--", "touch", &marker])
             .expect_code(99)
             .expect_stdout(banner)
-            .expect_stderr("");
+            .expect_stderr(&none);
     }
     assert!(!exists(&marker) && !exists(&env.sock));
     // with a daemon: exit 0, and the command is still not run
@@ -147,7 +152,10 @@ fn verbose_dump_precedes_the_shutdown_request() {
     let env = Env::new("shutverbose");
     let home = home(&env);
     let out = flom(&home, &["-V", "-s", &env.sock, "-x"]);
-    out.expect_code(99).expect_stderr("");
+    out.expect_code(99).expect_plain_stderr(&format!(
+        "flom: no daemon to shut down was found on socket {}; nothing was stopped.\n",
+        env.sock
+    ));
     let dump: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(dump.len(), 30, "{}", out.describe());
     assert_eq!(dump[29], QUIESCE.trim_end());

@@ -252,7 +252,8 @@ fn like_header(out: &Out, file: &str, letter: char, sock: &str) {
         .collect();
     let got: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(got, want, "stdout of {}", out.describe());
-    let got_err: Vec<&str> = out.stderr.lines().collect();
+    let plain = out.stderr_without_notes();
+    let got_err: Vec<&str> = plain.lines().collect();
     assert_eq!(got_err, info.stderr, "stderr of {}", out.describe());
 }
 

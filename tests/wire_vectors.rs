@@ -519,9 +519,7 @@ fn client_daemon_closing_without_answer_exits_99() {
         .wait(T)
         .expect_code(99)
         .expect_stdout("")
-        .expect_stderr(
-            "flom_client_lock: ret_cod=-126 (ERROR: 'recv' function returned an error condition)\n",
-        );
+        .expect_stderr("flom: the daemon closed the connection before granting the lock on resource '_RESOURCE' (stopped, e.g. by flom -X, or it refused the request: see the system log); try again.\n");
 }
 
 /// The client's lock request of vector 01, then `answer` from the fake
@@ -542,7 +540,7 @@ fn client_rejects_an_answer_of_another_level() {
     if let Some(out) = client_gets("fakelevel", &answer) {
         out.expect_code(99).expect_stdout("");
         assert!(
-            out.stderr.starts_with("flom_client_lock: ret_cod=-15 ("),
+            out.stderr.starts_with("flom: the daemon answered the lock request on resource '_RESOURCE' with another protocol level"),
             "{}",
             out.describe()
         );
@@ -554,7 +552,7 @@ fn client_rejects_a_first_answer_that_is_not_step_16() {
     if let Some(out) = client_gets("fakestep", &answer24(0)) {
         out.expect_code(99).expect_stdout("");
         assert!(
-            out.stderr.starts_with("flom_client_lock: ret_cod=-13 ("),
+            out.stderr.starts_with("flom: the daemon's answer to the lock request on resource '_RESOURCE' cannot be understood"),
             "{}",
             out.describe()
         );
@@ -566,7 +564,7 @@ fn client_rejects_garbage_answers() {
     if let Some(out) = client_gets("fakegarbage", "<?xml garbage </msg>") {
         out.expect_code(99).expect_stdout("");
         assert!(
-            out.stderr.starts_with("flom_client_lock: ret_cod=-13 ("),
+            out.stderr.starts_with("flom: the daemon's answer to the lock request on resource '_RESOURCE' cannot be understood"),
             "{}",
             out.describe()
         );
@@ -586,7 +584,7 @@ fn client_queued_then_daemon_vanishes_exits_99() {
         Ev::CloseByClient(2),
     ];
     let (out, _env) = against_fake_script("fakevanish", &script, &["--", "echo", "ran"], 4096);
-    out.expect_code(99).expect_stdout("").expect_stderr(
-        "flom_client_lock: ret_cod=-126 (ERROR: 'recv' function returned an error condition)\n",
-    );
+    out.expect_code(99)
+        .expect_stdout("")
+        .expect_stderr("flom: the daemon closed the connection before granting the lock on resource '_RESOURCE' (stopped, e.g. by flom -X, or it refused the request: see the system log); try again.\n");
 }

@@ -83,6 +83,11 @@ fn conn_token(id: usize) -> Token {
 
 /// Lifespan a quiesce request gives the daemon.
 const QUIESCE_LIFESPAN_MS: i32 = 100;
+/// How long a quiesce request of a daemon without clients waits for it to
+/// exit before being answered anyway: its unused resources live on for
+/// their idle lifespan plus a grace (2 s by default), and a resource with a
+/// long `-i` keeps the daemon up longer than a client waits (5 s).
+const QUIESCE_HOLD: Duration = Duration::from_millis(3500);
 /// Reads per readable wake-up of a connection (see `on_readable`).
 const READS_PER_WAKEUP: usize = 4;
 
@@ -118,6 +123,12 @@ pub struct Daemon {
     actions: Vec<Action>,
     events: Vec<Event>,
     vfs: Option<Vfs>,
+    /// The `-x`/`-X` connections of a daemon that exits at once: closed
+    /// (their answer) only when the daemon is gone (listeners closed,
+    /// socket removed, VFS unmounted): left to the process exit.
+    held_until_exit: Vec<Conn>,
+    /// When held quiesce requests get their answer if the daemon is still up.
+    hold_deadline: Option<Instant>,
 }
 
 fn errno_is(e: &io::Error, code: i32) -> bool {
@@ -398,12 +409,19 @@ impl Daemon {
             Control::Shutdown { immediate: true } => {
                 crate::syslog::notice("FLM007N immediate shutdown requested");
                 self.stop = true;
+                self.hold_until_exit(id);
             }
             Control::Shutdown { immediate: false } => {
                 crate::syslog::notice(
                     "FLM008N quiesce shutdown: exiting once no client and no resource is left",
                 );
                 self.lifespan_ms = QUIESCE_LIFESPAN_MS;
+                // No other client: the daemon exits at once, unless an
+                // idle resource lingers (`-i`) past the hold.
+                if self.conns.len() == 1 {
+                    self.hold_until_exit(id);
+                    self.hold_deadline = Some(now.instant + QUIESCE_HOLD);
+                }
             }
         }
     }
@@ -542,6 +560,7 @@ impl Daemon {
             self.listeners
                 .has_unix_socket()
                 .then_some(self.next_socket_check),
+            self.hold_deadline,
         ];
         for at in others.into_iter().flatten() {
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
@@ -576,6 +595,13 @@ impl Daemon {
                 }
             }
         }
+        let overdue = self.hold_deadline.is_some_and(|d| now >= d);
+        if !self.stop && (!self.conns.is_empty() || overdue) {
+            // A client came after a quiesce request, or a resource keeps
+            // the daemon up: the request gets its answer now.
+            self.held_until_exit.clear();
+            self.hold_deadline = None;
+        }
     }
 
     fn close_pending(&mut self) {
@@ -584,10 +610,23 @@ impl Daemon {
         }
     }
 
+    /// Keeps the shutdown request's connection `id` open, unwatched, until
+    /// the process ends, so that `flom -x`/`-X` returns once the daemon is
+    /// gone.
+    fn hold_until_exit(&mut self, id: usize) {
+        self.to_close.retain(|&c| c != id);
+        if let Some(conn) = self.detach_conn(id) {
+            self.held_until_exit.push(conn);
+        }
+    }
+
     fn close_conn(&mut self, id: usize) {
-        let Some(conn) = self.conns.remove(id) else {
-            return;
-        };
+        drop(self.detach_conn(id));
+    }
+
+    /// Takes connection `id` out of the loop and the store.
+    fn detach_conn(&mut self, id: usize) -> Option<Conn> {
+        let conn = self.conns.remove(id)?;
         crate::trace!(crate::trace::CONNS, "closing connection {id}");
         // The connection's socket is never duplicated: closing it (below)
         // takes it out of the epoll set.
@@ -597,7 +636,7 @@ impl Daemon {
         self.store.disconnect(id as u32, Now::read(), &mut actions);
         self.apply(&mut actions);
         self.actions = actions;
-        drop(conn);
+        Some(conn)
     }
 
     fn pause_accepting(&mut self, pause: bool) {
@@ -691,6 +730,8 @@ impl Daemon {
             actions: Vec::new(),
             events: Vec::new(),
             vfs,
+            held_until_exit: Vec::new(),
+            hold_deadline: None,
         })
     }
 
@@ -700,6 +741,9 @@ impl Daemon {
             vfs.unmount();
         }
         self.listeners.close();
+        // The held shutdown requests are closed by the kernel when the
+        // process exits: their answer comes after everything else.
+        std::mem::forget(std::mem::take(&mut self.held_until_exit));
     }
 }
 

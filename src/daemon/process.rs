@@ -20,6 +20,20 @@ pub fn spawn(config: &Config) -> i32 {
 /// Like `spawn`, with the sentence a daemon that could not start sent after
 /// its return code (a refused lock file or socket path), if any.
 pub fn spawn_explained(config: &Config) -> (i32, Option<String>) {
+    crate::trace!(
+        crate::trace::CLIENT | crate::trace::CONNS,
+        "connection: no daemon there: starting one"
+    );
+    let (rc, why) = spawn_daemon(config);
+    crate::trace!(
+        crate::trace::CLIENT | crate::trace::CONNS,
+        "connection: daemon start: rc={rc} ({})",
+        rc::strerror(rc)
+    );
+    (rc, why)
+}
+
+fn spawn_daemon(config: &Config) -> (i32, Option<String>) {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: plain pipe2 into a local array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

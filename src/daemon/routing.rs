@@ -69,8 +69,12 @@ pub fn route(
             *phase = Phase::Requested;
             crate::trace!(
                 crate::trace::DAEMON_MNGMNT,
-                "shutdown request, immediate={:?}",
-                msg.shutdown_immediate
+                "shutdown request: {}",
+                match msg.shutdown_immediate {
+                    Some(true) => "immediate",
+                    Some(false) => "quiesce",
+                    None => "without a mode (ignored)",
+                }
             );
             // Nothing is ever answered; closing tells the client at once.
             out.push(Action::Close { conn });

@@ -35,6 +35,21 @@ pub fn wait_bound(config: &Config) -> Duration {
     }
 }
 
+/// Where the daemon is looked for, for traces.
+pub(super) fn target_text(config: &Config) -> String {
+    if !config.uses_network() {
+        return format!("UNIX socket {}", config.socket_path());
+    }
+    match &config.unicast_address {
+        Some(a) => format!("{a} port {} (TCP)", config.unicast_port),
+        None => format!(
+            "multicast group {} port {} (discovery)",
+            config.multicast_address.as_deref().unwrap_or_default(),
+            config.multicast_port
+        ),
+    }
+}
+
 /// Connects to the daemon over the configured transport; starts a daemon
 /// when there is none and `auto_start` and the daemon lifespan allow it.
 pub(super) fn connect(config: &Config, auto_start: bool) -> Result<Stream, FlomError> {

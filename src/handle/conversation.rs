@@ -70,6 +70,11 @@ fn receive(
         (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     loop {
         if let Some(end) = protocol::find_message_end(buf, 0) {
+            crate::trace!(
+                crate::trace::MSG,
+                "client: received '{}'",
+                String::from_utf8_lossy(&buf[..end])
+            );
             let parsed = protocol::parse_message(&buf[..end]);
             buf.drain(..end);
             return match parsed {
@@ -155,6 +160,8 @@ pub(super) fn lock(
         },
         config.fencing,
     );
+    crate::trace!(crate::trace::CLIENT, "client: sending the lock request");
+    crate::trace!(crate::trace::MSG, "client: sent '{out}'");
     if stream.write_all(out.as_bytes()).is_err() {
         return Err(match explain_send(config, stream) {
             Some((rc, why)) => LockFailure::Broken {
@@ -169,6 +176,8 @@ pub(super) fn lock(
             },
         });
     }
+    let progress = Progress::new(config);
+    progress.requested();
     // The first answer (step 16) is immediate from any daemon: without a
     // positive -o it is awaited at most NON_LOCK_BOUND.
     let bound_ms = super::connect::NON_LOCK_BOUND.as_millis() as i32;
@@ -208,6 +217,11 @@ pub(super) fn lock(
                 })
             }
         };
+        crate::trace!(
+            crate::trace::CLIENT,
+            "client: answer of the daemon: rc={}",
+            msg.answer.as_ref().map_or(-1, |a| a.rc)
+        );
         let expected_step = if first {
             msg.step == protocol::STEP_FIRST_ANSWER
         } else {
@@ -228,14 +242,98 @@ pub(super) fn lock(
         };
         first = false;
         return match answer.rc {
-            rc::OK => Ok((answer.element, msg.fencing_token.filter(|_| config.fencing))),
-            rc::LOCK_ENQUEUED | rc::LOCK_WAIT_RESOURCE => continue,
+            rc::OK => {
+                progress.granted(answer.element.as_deref());
+                Ok((answer.element, msg.fencing_token.filter(|_| config.fencing)))
+            }
+            rc::LOCK_ENQUEUED | rc::LOCK_WAIT_RESOURCE => {
+                progress.waiting(answer.rc);
+                continue;
+            }
             rc::LOCK_BUSY => Err(LockFailure::Refused(FlomError::LockBusy)),
             rc::LOCK_CANT_WAIT => Err(LockFailure::Refused(FlomError::LockCantWait)),
             rc::LOCK_IMPOSSIBLE => Err(LockFailure::Refused(FlomError::LockImpossible)),
             rc::INVALID_RESOURCE_NAME => Err(broken(rc::INVALID_RESOURCE_NAME)),
             _ => Err(broken(rc::PROTOCOL_ERROR)),
         };
+    }
+}
+
+/// With `-V`, what the lock request is doing, on stderr: requested,
+/// waiting (on what, in which mode), granted.
+struct Progress<'a> {
+    config: &'a Config,
+    start: Instant,
+}
+
+impl<'a> Progress<'a> {
+    fn new(config: &'a Config) -> Progress<'a> {
+        Progress {
+            config,
+            start: Instant::now(),
+        }
+    }
+
+    /// "in mode EX" or "for 2 units", as the resource type has it.
+    fn how(&self) -> String {
+        let c = self.config;
+        match crate::resource::resource_type(&c.resource_name) {
+            Some(kind) if kind.uses_quantity() => {
+                let q = c.resource_quantity.max(1);
+                format!("for {q} unit{}", if q == 1 { "" } else { "s" })
+            }
+            Some(kind) if !kind.uses_lock_mode() => "exclusively".to_string(),
+            _ => format!("in mode {}", c.lock_mode.short_name()),
+        }
+    }
+
+    fn requested(&self) {
+        let c = self.config;
+        if !c.verbose {
+            return;
+        }
+        let wait = match c.resource_timeout {
+            0 => "without waiting".to_string(),
+            t if t < 0 => "waiting as long as needed".to_string(),
+            t => format!("waiting at most {t} ms"),
+        };
+        eprintln!(
+            "flom: requesting the lock on resource '{}' {}, {wait}.",
+            c.resource_name,
+            self.how()
+        );
+    }
+
+    fn waiting(&self, code: i32) {
+        let c = self.config;
+        if !c.verbose {
+            return;
+        }
+        let on = if code == rc::LOCK_WAIT_RESOURCE {
+            "until another client creates it (it does not exist and -e no forbids creating it)"
+        } else {
+            "until other holders release it"
+        };
+        eprintln!(
+            "flom: waiting for resource '{}' {} {on}.",
+            c.resource_name,
+            self.how()
+        );
+    }
+
+    fn granted(&self, element: Option<&str>) {
+        let c = self.config;
+        if !c.verbose {
+            return;
+        }
+        let element = element
+            .map(|e| format!(" (element '{e}')"))
+            .unwrap_or_default();
+        eprintln!(
+            "flom: lock on resource '{}' granted{element} after {} ms.",
+            c.resource_name,
+            self.start.elapsed().as_millis()
+        );
     }
 }
 

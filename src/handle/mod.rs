@@ -158,7 +158,27 @@ impl FlomHandle {
     /// is reported before any daemon is started.
     fn open(&mut self, auto_start: bool) -> Result<Transport, FlomError> {
         self.prepare_tls()?;
-        let socket = connect::connect(&self.config, auto_start)?;
+        crate::trace!(
+            crate::trace::CLIENT | crate::trace::CONNS,
+            "connection: reaching the daemon at {}{}",
+            connect::target_text(&self.config),
+            if auto_start {
+                " (starting one if none)"
+            } else {
+                ""
+            }
+        );
+        let socket = connect::connect(&self.config, auto_start).inspect_err(|e| {
+            crate::trace!(
+                crate::trace::CLIENT | crate::trace::CONNS,
+                "connection: failed: rc={}",
+                e.flom_rc()
+            );
+        })?;
+        crate::trace!(
+            crate::trace::CLIENT | crate::trace::CONNS,
+            "connection: connected"
+        );
         let ctx = self.tls.as_ref().map(|(_, c)| c);
         let limit = connect::wait_bound(&self.config);
         Transport::connect(ctx, socket, limit).map_err(|e| FlomError::Tls {

@@ -18,6 +18,17 @@ pub mod raw;
 pub mod types;
 pub mod vectors;
 
+/// What `flom` prints when no command is given: C FLoM's line and the hint.
+pub const NO_COMMAND: &str = "No command to execute!\nflom: no command to run was given: write it after the options and --, as in flom -r NAME -- COMMAND [ARG...]; see flom --help.\n";
+
+/// The hint after an unknown option `option`.
+pub fn unknown_option_hint(option: &str) -> String {
+    format!("flom: {option} is not an option of flom: see flom --help for the options; the options of a command go after --, as in flom -- COMMAND {option}.\n")
+}
+
+/// The hint after any other parse failure.
+pub const HELP_HINT: &str = "flom: see flom --help for the options and their values.\n";
+
 pub use daemon::*;
 pub use raw::*;
 
@@ -138,6 +149,34 @@ impl Out {
     pub fn expect_stderr(&self, exact: &str) -> &Self {
         assert_eq!(
             self.stderr,
+            exact,
+            "unexpected stderr of {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Stderr without the `-V` notes of our own (config files read, lock
+    /// requested, waiting, granted), which C FLoM does not print.
+    pub fn stderr_without_notes(&self) -> String {
+        const NOTES: [&str; 5] = [
+            "flom: configuration read from ",
+            "flom: no configuration file was read",
+            "flom: requesting the lock on resource '",
+            "flom: waiting for resource '",
+            "flom: lock on resource '",
+        ];
+        self.stderr
+            .split_inclusive('\n')
+            .filter(|l| !NOTES.iter().any(|n| l.starts_with(n)))
+            .collect()
+    }
+
+    /// Like `expect_stderr`, the `-V` notes of our own set aside.
+    #[track_caller]
+    pub fn expect_plain_stderr(&self, exact: &str) -> &Self {
+        assert_eq!(
+            self.stderr_without_notes(),
             exact,
             "unexpected stderr of {}",
             self.describe()

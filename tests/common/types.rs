@@ -20,8 +20,10 @@ pub const CANT_WAIT: &str =
     "The resource could be available in the future, but the requester can't wait\n";
 pub const IMPOSSIBLE: &str =
     "Resource will never satisfy the request, the lock cannot be obtained\n";
-pub const RECV_ERROR: &str =
-    "flom_client_lock: ret_cod=-126 (ERROR: 'recv' function returned an error condition)\n";
+/// The sentence of a timestamp format the daemon refuses.
+pub fn refused_format(format: &str) -> String {
+    format!("flom: the daemon refused the timestamp format '{format}' of resource '_t_{format}[1]': it must contain a field that changes at least once an hour (%S, %M, %H, %T, %s, #f ... #ffffff); fix the format.\n")
+}
 
 pub fn timeout_msg(ms: u32) -> String {
     format!("The lock was not obtained because timeout ({ms} milliseconds) expired\n")
