@@ -4,17 +4,23 @@
 //! staged `flom.pc`, run against our daemon (`flom -s SOCK -d -1 -- true`):
 //! every function of the API (tests/c/api_cases.c, whose expected output is
 //! also what C FLoM 1.7.2's library prints), wire vector 18's program, the
-//! C++ wrapper, eight threads with a handle each, and `make uninstall`.
+//! C++ wrapper, eight threads with a handle each, TLS set through the
+//! API's setters (tests/c/tls_client.c, certificates made by the `openssl`
+//! command), and `make uninstall`.
 
 mod common;
+#[path = "../src/tls/test_pki.rs"]
+mod pki;
+
 use common::*;
+use pki::{Peer, Pki};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// How many tests use the shared stage; the last one to finish removes it.
-const STAGE_USERS: usize = 5;
+const STAGE_USERS: usize = 6;
 static STAGE_DONE: AtomicUsize = AtomicUsize::new(0);
 
 /// Held by a test while it uses the stage (also when it fails).
@@ -167,6 +173,7 @@ fn built_stage() -> &'static Stage {
             ("cc", "capi_test.c", "capi_test"),
             ("c++", "cpp_test.cc", "cpp_test"),
             ("cc", "threads.c", "threads"),
+            ("cc", "tls_client.c", "tls_client"),
         ] {
             ok(
                 Command::new(compiler)
@@ -344,6 +351,168 @@ fn one_handle_per_thread_and_a_once_per_process_initialisation() {
         out
     );
     assert!(out.status.success() && out.stderr.is_empty(), "{:?}", out);
+}
+
+/// `flom` options giving a daemon `peer`'s files, trusting `ca`.
+fn tls_options(peer: &Peer, ca: &Path) -> Vec<String> {
+    vec![
+        format!("--tls-certificate={}", peer.cert.display()),
+        format!("--tls-private-key={}", peer.key.display()),
+        format!("--tls-ca-certificate={}", ca.display()),
+    ]
+}
+
+/// Starts `flom -s SOCK TLS -d -1 -- true` (a TLS daemon, as the C suite's
+/// API cases do) and returns its pid.
+fn start_tls_daemon(env: &Env, sock: &str, tls: &[String]) -> i32 {
+    let mut args = vec!["-s", sock];
+    args.extend(tls.iter().map(String::as_str));
+    args.extend(["-d", "-1", "--", "true"]);
+    run_flom(&args).expect_code(0).expect_stderr("");
+    let pid = the_daemon(sock);
+    env.track(pid);
+    pid
+}
+
+/// What `tls_client` printed for its lock call.
+fn lock_line(out: &Output) -> String {
+    stdout(out)
+        .lines()
+        .find(|l| l.starts_with("flom_handle_lock("))
+        .unwrap_or_else(|| panic!("no lock line: {out:?}"))
+        .to_string()
+}
+
+#[test]
+fn tls_files_set_through_the_api_lock_over_tls_with_c_s_return_codes() {
+    let use_ = stage();
+    let s = use_.0;
+    let env = Env::new("libflom-tls");
+    let pki = Pki::generate(&env.dir.join("pki"), &machine_id());
+    let garbage = env.path("garbage.pem");
+    std::fs::write(&garbage, "not a PEM file\n").unwrap();
+    // A daemon that checks the clients' ids, and one whose CN is wrong.
+    let checking = tls_options(&pki.peer1, &pki.ca1)
+        .into_iter()
+        .chain(["--tls-check-peer-id=yes".to_string()])
+        .collect::<Vec<_>>();
+    start_tls_daemon(&env, &env.sock, &checking);
+    let wrong_cn_sock = env.other_sock("wrong-cn");
+    start_tls_daemon(&env, &wrong_cn_sock, &tls_options(&pki.wrong_cn, &pki.ca1));
+
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let client = |sock: &str, cert: &str, key: &str, ca: &Path, check: &str| {
+        s.run(
+            &env,
+            "tls_client",
+            &[sock, cert, key, &path(ca), check, "red.green.blue"],
+        )
+    };
+    let peer2 = (path(&pki.peer2.cert), path(&pki.peer2.key));
+
+    // The three files and the peer-id check: the lock is granted over TLS.
+    let good = client(&env.sock, &peer2.0, &peer2.1, &pki.ca1, "1");
+    assert_eq!(
+        stdout(&good),
+        "flom_handle_init(&h) = 0 (OK: no error)\n\
+             flom_handle_set_socket_name(&h, target) = 0 (OK: no error)\n\
+             flom_handle_set_tls_certificate(&h, cert) = 0 (OK: no error)\n\
+             flom_handle_set_tls_private_key(&h, key) = 0 (OK: no error)\n\
+             flom_handle_set_tls_ca_certificate(&h, ca) = 0 (OK: no error)\n\
+             flom_handle_set_tls_check_peer_id(&h, check) = 0 (OK: no error)\n\
+             tls_check_peer_id = 1\n\
+             flom_handle_set_resource_name(&h, resource) = 0 (OK: no error)\n\
+             flom_handle_lock(&h) = 0 (OK: no error)\n\
+             locked element = red\n\
+             flom_handle_unlock(&h) = 0 (OK: no error)\n\
+         flom_handle_clean(&h) = 0 (OK: no error)\n",
+        "{good:?}"
+    );
+    assert!(good.status.success() && good.stderr.is_empty(), "{good:?}");
+
+    // Failures, with C FLoM 1.7.2's libflom codes (checked by hand with it).
+    let cases: Vec<(&str, Output, &str)> = vec![
+        (
+            "trusting the wrong CA",
+            client(&env.sock, &peer2.0, &peer2.1, &pki.ca2, "0"),
+            "-407 (ERROR: 'OpenSSL SSL_get_verify_result' function returned an error)",
+        ),
+        (
+            "a certificate the daemon's CA did not sign",
+            client(
+                &env.sock,
+                &path(&pki.ca2_peer.cert),
+                &path(&pki.ca2_peer.key),
+                &pki.ca1,
+                "0",
+            ),
+            "-409 (ERROR: 'OpenSSL SSL_read' function returned an error)",
+        ),
+        (
+            "a CN that is not our id, against the daemon's check",
+            client(
+                &env.sock,
+                &path(&pki.wrong_cn.cert),
+                &path(&pki.wrong_cn.key),
+                &pki.ca1,
+                "0",
+            ),
+            "-409 (ERROR: 'OpenSSL SSL_read' function returned an error)",
+        ),
+        (
+            "a daemon whose CN is not its id, with our check",
+            client(&wrong_cn_sock, &peer2.0, &peer2.1, &pki.ca1, "1"),
+            "-23 (ERROR: the unique ID sent by the peer does not match the CN field inside the X.509 provided certificate)",
+        ),
+        (
+            "a key that does not match the certificate",
+            client(&env.sock, &peer2.0, &path(&pki.peer1.key), &pki.ca1, "0"),
+            "-404 (ERROR: 'OpenSSL SSL_CTX_use_PrivateKey_file' function returned an error)",
+        ),
+        (
+            "a certificate file that is not PEM",
+            client(&env.sock, &garbage, &peer2.1, &pki.ca1, "0"),
+            "-403 (ERROR: 'OpenSSL SSL_CTX_use_certificate_file' function returned an error)",
+        ),
+        (
+            "a CA file that is not PEM",
+            client(&env.sock, &peer2.0, &peer2.1, Path::new(&garbage), "0"),
+            "-401 (ERROR: 'OpenSSL SSL_CTX_load_verify_locations' function returned an error)",
+        ),
+    ];
+    for (what, out, code) in &cases {
+        assert_eq!(
+            lock_line(out),
+            format!("flom_handle_lock(&h) = {code}"),
+            "{what}: {out:?}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{what}: {out:?}");
+    }
+    // Without the check, the wrong daemon CN does not matter.
+    let unchecked = client(&wrong_cn_sock, &peer2.0, &peer2.1, &pki.ca1, "0");
+    assert_eq!(
+        lock_line(&unchecked),
+        "flom_handle_lock(&h) = 0 (OK: no error)"
+    );
+    // A plain client against a TLS daemon: C's -126.
+    let plain = s.run(&env, "capi_test", &[&env.sock, "capi"]);
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stderr),
+        "capi_test: ret_cod=-126 (ERROR: 'recv' function returned an error condition)\n"
+    );
+    // Nothing is left locked; the daemons end with a TLS shutdown request.
+    let again = client(&env.sock, &peer2.0, &peer2.1, &pki.ca1, "1");
+    assert_eq!(lock_line(&again), "flom_handle_lock(&h) = 0 (OK: no error)");
+    for (sock, tls) in [
+        (&env.sock, checking.clone()),
+        (&wrong_cn_sock, tls_options(&pki.wrong_cn, &pki.ca1)),
+    ] {
+        let mut args = vec!["-s", sock.as_str()];
+        args.extend(tls.iter().map(String::as_str));
+        args.push("-X");
+        run_flom(&args).expect_code(0);
+        wait_until(T, "the TLS daemon to exit", || daemon_pids(sock).is_empty());
+    }
 }
 
 #[test]

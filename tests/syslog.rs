@@ -1,8 +1,13 @@
 //! The daemon's system log: the catalogue ids reach syslog with ident
-//! `flom` and the pid. The test listens on /dev/log itself, so it runs only
-//! where no syslog daemon owns that socket (it says so when it skips).
+//! `flom` and the pid; a TLS daemon logs its clients' certificates
+//! (FLM011I issuer, FLM012I subject). The test listens on /dev/log itself,
+//! so it runs only where no syslog daemon owns that socket (it says so when
+//! it skips).
 
 mod common;
+#[path = "../src/tls/test_pki.rs"]
+mod pki;
+
 use common::*;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -49,4 +54,68 @@ fn daemon_logs_start_quiesce_and_end() {
         assert!(has(id), "{id} not logged; got {seen:?}");
     }
     assert!(seen[0].contains(&format!("FLM000I listening on UNIX socket '{}'", env.sock)));
+    tls_daemon_logs_its_clients_certificates(&sock);
+}
+
+/// Lines of `pid` read from `sock` until one contains `until` (bounded).
+fn lines_of(sock: &UnixDatagram, pid: i32, until: &str) -> Vec<String> {
+    let tag = format!(" flom[{pid}]: ");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline && !seen.iter().any(|l: &String| l.contains(until)) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if line.contains(&tag) {
+                seen.push(line);
+            }
+        }
+    }
+    seen
+}
+
+fn tls_daemon_logs_its_clients_certificates(sock: &UnixDatagram) {
+    let env = Env::new("syslog-tls");
+    let id = machine_id();
+    let pki = pki::Pki::generate(&env.dir.join("pki"), &id);
+    let tls = |peer: &pki::Peer| {
+        vec![
+            format!("--tls-certificate={}", peer.cert.display()),
+            format!("--tls-private-key={}", peer.key.display()),
+            format!("--tls-ca-certificate={}", pki.ca1.display()),
+        ]
+    };
+    let run = |peer: &pki::Peer, args: &[&str]| {
+        let mut a: Vec<String> = vec!["-s".into(), env.sock.clone()];
+        a.extend(tls(peer));
+        a.extend(args.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_flom(&refs)
+    };
+    run(&pki.peer1, &["-d", "-1", "--", "true"]).expect_code(0);
+    let pid = the_daemon(&env.sock);
+    env.track(pid);
+    // A client whose certificate is CA2's: logged, then refused.
+    run(&pki.ca2_peer, &["--", "true"]).expect_code(99);
+    run(&pki.peer1, &["-X"]).expect_code(0);
+    let seen = lines_of(sock, pid, "FLM004N");
+    let logged = |id: &str, what: &str| {
+        seen.iter()
+            .filter(|l| l.contains(id) && l.contains(what))
+            .count()
+    };
+    let ca = |n: &str| {
+        format!("C=(null)/ST=(null)/L=(null)/O=FLoM tests/OU=(null)/emailAddress=(null)/CN=FLoM test {n}")
+    };
+    let subject =
+        format!("C=(null)/ST=(null)/L=(null)/O=FLoM tests/OU=(null)/emailAddress=(null)/CN={id}");
+    // The first run, the refused client (CA2) and the shutdown request.
+    assert_eq!(logged("FLM011I", &ca("ca1")), 2, "{seen:#?}");
+    assert_eq!(logged("FLM011I", &ca("ca2")), 1, "{seen:#?}");
+    assert_eq!(logged("FLM012I", &subject), 3, "{seen:#?}");
+    let refused = seen.iter().position(|l| l.contains(&ca("ca2"))).unwrap();
+    assert!(
+        seen[refused + 1..].iter().any(|l| l.contains("FLM017E")),
+        "{seen:#?}"
+    );
 }

@@ -215,14 +215,16 @@ def _check(function, rc):
 def lock(name, mode="EX", timeout=None, quantity=None, socket_name=None,
          unicast_address=None, unicast_port=None, multicast_address=None,
          multicast_port=None, create=None, idle_lifespan=None,
-         rollback_on_error=False):
+         tls_certificate=None, tls_private_key=None, tls_ca_certificate=None,
+         tls_check_peer_id=None, rollback_on_error=False):
     """Holds the lock on resource ``name`` for the ``with`` block and gives
     its element (a set member, a sequence number, a timestamp; None for
     other resources).
 
     ``mode``: "NL", "CR", "CW", "PR", "PW", "EX" (or the number);
     ``timeout``: milliseconds to wait (0: do not wait, None or negative:
-    forever). The other arguments set the handle property of the same name.
+    forever). The other arguments set the handle property of the same name
+    (the three TLS files together make the connection a TLS one).
     With ``rollback_on_error`` an exception leaving the block gives a
     transactional sequence's value back. Raises FlomError when the lock is
     not obtained (e.g. ``code == FLOM_RC_LOCK_BUSY`` with ``timeout=0``).
@@ -240,6 +242,10 @@ def lock(name, mode="EX", timeout=None, quantity=None, socket_name=None,
             (flom_handle_set_resource_idle_lifespan, idle_lifespan),  # noqa: F405
             (flom_handle_set_resource_quantity, quantity),  # noqa: F405
             (flom_handle_set_resource_timeout, timeout),  # noqa: F405
+            (flom_handle_set_tls_certificate, tls_certificate),  # noqa: F405
+            (flom_handle_set_tls_private_key, tls_private_key),  # noqa: F405
+            (flom_handle_set_tls_ca_certificate, tls_ca_certificate),  # noqa: F405
+            (flom_handle_set_tls_check_peer_id, tls_check_peer_id),  # noqa: F405
         ]
         for setter, value in settings:
             if value is not None:

@@ -237,3 +237,80 @@ def test_daemon_vanishing_under_a_waiter_gives_an_error(sock):
         assert flom_handle_clean(holder) == FLOM_RC_SEND_ERROR
     else:
         assert flom_handle_clean(holder) == FLOM_RC_OK
+
+
+def _openssl(directory, *args):
+    subprocess.run(["openssl", *args], cwd=directory, check=True, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _make_pki(directory):
+    """Two CAs and two peers (peer1 of CA1, peer2 of CA2) whose CN is this
+    host's unique id, made with the openssl command."""
+    uid = subprocess.run([FLOM_BIN, "--unique-id"], check=True, timeout=10,
+                         capture_output=True, text=True).stdout.strip()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca1", "ca2"):
+        _openssl(directory, "req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem",
+                 "-days", "3650", "-subj", "/O=FLoM tests/CN=FLoM test " + ca)
+    for peer, ca, serial in (("peer1", "ca1", "11"), ("peer2", "ca2", "21")):
+        _openssl(directory, "req", *ec, "-keyout", peer + ".key", "-out", peer + ".csr",
+                 "-subj", "/O=FLoM tests/CN=" + uid)
+        _openssl(directory, "x509", "-req", "-in", peer + ".csr", "-CA", ca + ".pem",
+                 "-CAkey", ca + ".key", "-set_serial", serial, "-days", "365",
+                 "-out", peer + ".pem")
+    return {name: os.path.join(directory, name) for name in os.listdir(directory)}
+
+
+@pytest.fixture
+def tls_daemon():
+    """A TLS daemon (peer1 of CA1, checking peer ids) on a private socket;
+    gives (socket, files)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is missing")
+    d = tempfile.mkdtemp(prefix="flom-pytest-tls-")
+    files = _make_pki(d)
+    path = os.path.join(d, "s")
+    tls = ["--tls-certificate=" + files["peer1.pem"], "--tls-private-key=" + files["peer1.key"],
+           "--tls-ca-certificate=" + files["ca1.pem"], "--tls-check-peer-id=yes"]
+    subprocess.run([FLOM_BIN, "-s", path, *tls, "-d", "-1", "--", "true"], check=True, timeout=10)
+    try:
+        yield path, files
+    finally:
+        subprocess.run([FLOM_BIN, "-s", path, *tls, "-X"], stdout=subprocess.DEVNULL, timeout=10)
+        deadline = time.monotonic() + 10
+        while os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_tls_setters_lock_over_tls(tls_daemon):
+    path, files = tls_daemon
+    handle = flom_handle_t()
+    assert flom_handle_init(handle) == FLOM_RC_OK
+    assert flom_handle_set_socket_name(handle, path) == FLOM_RC_OK
+    assert flom_handle_set_tls_certificate(handle, files["peer1.pem"]) == FLOM_RC_OK
+    assert flom_handle_set_tls_private_key(handle, files["peer1.key"]) == FLOM_RC_OK
+    assert flom_handle_set_tls_ca_certificate(handle, files["ca1.pem"]) == FLOM_RC_OK
+    assert flom_handle_set_tls_check_peer_id(handle, 1) == FLOM_RC_OK
+    assert flom_handle_get_tls_certificate(handle) == os.path.realpath(files["peer1.pem"])
+    assert flom_handle_set_resource_name(handle, "red.green") == FLOM_RC_OK
+    assert flom_handle_lock(handle) == FLOM_RC_OK
+    assert flom_handle_get_locked_element(handle) in ("red", "green")
+    assert flom_handle_unlock(handle) == FLOM_RC_OK
+    assert flom_handle_clean(handle) == FLOM_RC_OK
+    tls = dict(tls_certificate=files["peer1.pem"], tls_private_key=files["peer1.key"],
+               tls_check_peer_id=True)
+    with flom.lock("tls", socket_name=path, tls_ca_certificate=files["ca1.pem"], **tls) as e:
+        assert e is None
+    # Trusting the wrong CA: C FLoM's code.
+    with pytest.raises(flom.FlomError) as wrong:
+        with flom.lock("tls", socket_name=path, tls_ca_certificate=files["ca2.pem"], **tls):
+            pass
+    assert wrong.value.code == FLOM_RC_SSL_GET_VERIFY_RESULT_ERROR
+    # A certificate the daemon's CA did not sign.
+    with pytest.raises(flom.FlomError) as refused:
+        with flom.lock("tls", socket_name=path, tls_certificate=files["peer2.pem"],
+                       tls_private_key=files["peer2.key"], tls_ca_certificate=files["ca1.pem"]):
+            pass
+    assert refused.value.code == FLOM_RC_SSL_READ_ERROR

@@ -15,6 +15,8 @@ use crate::resource::LockMode;
 /// An open connection to a daemon (dropping it unlocks and disconnects).
 pub struct Session {
     handle: FlomHandle,
+    /// Whether the connection is a TLS one (its failed writes are -412).
+    tls: bool,
 }
 
 fn code(e: FlomError) -> c_int {
@@ -24,9 +26,11 @@ fn code(e: FlomError) -> c_int {
 impl Session {
     /// Connects to the daemon the settings name; never starts one.
     pub fn connect(settings: &Settings) -> Result<Session, c_int> {
-        let mut handle = FlomHandle::new(settings.to_config());
+        let config = settings.to_config();
+        let tls = crate::tls::files_of(&config).is_some();
+        let mut handle = FlomHandle::new(config);
         handle.connect().map_err(code)?;
-        Ok(Session { handle })
+        Ok(Session { handle, tls })
     }
 
     /// Asks for the lock the settings describe (they may have changed since
@@ -64,10 +68,14 @@ impl Session {
 
     /// Unlocks (when locked; `rollback` as given) and disconnects. After a
     /// failure that lost the connection, later calls answer -130, as C
-    /// FLoM's do.
+    /// FLoM's do (-412 over TLS, SSL_write's code).
     pub fn release(&mut self, rollback: bool) -> Result<(), c_int> {
         if self.handle.state() == HandleState::Disconnected {
-            return Err(rc::SEND_ERROR);
+            return Err(if self.tls {
+                crate::tls::code::SSL_WRITE_ERROR
+            } else {
+                rc::SEND_ERROR
+            });
         }
         self.handle.unlock_sending(rollback).map_err(code)
     }

@@ -170,7 +170,7 @@ pub(super) fn lock(
                 why,
             },
             None => LockFailure::Broken {
-                rc: rc::SEND_ERROR,
+                rc: tls_write_code(stream, rc::SEND_ERROR),
                 retryable: true,
                 why: None,
             },
@@ -211,7 +211,7 @@ pub(super) fn lock(
             }
             Err((rc, why)) => {
                 return Err(LockFailure::Broken {
-                    rc,
+                    rc: tls_read_code(stream, rc),
                     retryable: rc == rc::RECV_ERROR && received == 0,
                     why,
                 })
@@ -345,7 +345,9 @@ pub(super) fn unlock(
 ) -> Result<(), i32> {
     let mut out = String::with_capacity(256);
     protocol::encode_unlock(&mut out, resource_name, rollback);
-    stream.write_all(out.as_bytes()).map_err(|_| rc::SEND_ERROR)
+    stream
+        .write_all(out.as_bytes())
+        .map_err(|_| tls_write_code(stream, rc::SEND_ERROR))
 }
 
 /// Sends a shutdown request and waits (bounded) for any reply.
@@ -358,7 +360,9 @@ pub(super) fn request_shutdown(
     let mut out = String::with_capacity(200);
     protocol::encode_management(&mut out, peerid, immediate);
     if stream.write_all(out.as_bytes()).is_err() {
-        return Err(explain_send(config, stream).unwrap_or((rc::SEND_ERROR, None)));
+        return Err(
+            explain_send(config, stream).unwrap_or((tls_write_code(stream, rc::SEND_ERROR), None))
+        );
     }
     let _ = net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS);
     Ok(())
@@ -497,12 +501,33 @@ fn explain_read(
         let why = tls::diagnose::stream_failure(Role::Client, &files, e)?;
         return Some((tls::code::SSL_READ_ERROR, Some(why)));
     }
+    // C's plain client reads the TLS record as the start of a message and
+    // fails on the next read (-126).
     tls::transport::looks_like_tls_record(got).then(|| {
         (
-            rc::PROTOCOL_ERROR,
+            rc::RECV_ERROR,
             Some("flom: the daemon speaks TLS: configure TlsCertificate, TlsPrivateKey and TlsCaCertificate as the daemon has them".to_string()),
         )
     })
+}
+
+/// C FLoM reports every failed read of a TLS stream, a close included, as
+/// SSL_read's -409.
+fn tls_read_code(stream: &Transport, rc: i32) -> i32 {
+    if stream.is_tls() && rc == rc::RECV_ERROR {
+        tls::code::SSL_READ_ERROR
+    } else {
+        rc
+    }
+}
+
+/// ... and every failed write as SSL_write's -412.
+fn tls_write_code(stream: &Transport, rc: i32) -> i32 {
+    if stream.is_tls() && rc == rc::SEND_ERROR {
+        tls::code::SSL_WRITE_ERROR
+    } else {
+        rc
+    }
 }
 
 /// Explains a failed send on a TLS stream: the daemon may have refused our

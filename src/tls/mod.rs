@@ -24,7 +24,7 @@ use openssl::ssl::{
     SslContext, SslContextBuilder, SslFiletype, SslMethod, SslMode, SslOptions,
     SslSessionCacheMode, SslVerifyMode,
 };
-use openssl::x509::{X509Ref, X509};
+use openssl::x509::{X509NameRef, X509Ref, X509};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -237,11 +237,22 @@ impl TlsContext {
         })?;
         Self::load_identity(&mut b, files)?;
         Self::load_trust(&mut b, files)?;
-        let mut verify = SslVerifyMode::PEER;
-        if role == Role::Server {
-            verify |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
+        match role {
+            Role::Client => b.set_verify(SslVerifyMode::PEER),
+            // The daemon logs who connects (FLM011I/FLM012I, as C FLoM),
+            // also when the chain is then refused; the verdict is OpenSSL's.
+            Role::Server => b.set_verify_callback(
+                SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+                |verified, store| {
+                    if store.error_depth() == 0 {
+                        if let Some(cert) = store.current_cert() {
+                            log_peer_certificate(cert);
+                        }
+                    }
+                    verified
+                },
+            ),
         }
-        b.set_verify(verify);
         b.set_verify_depth(VERIFY_DEPTH);
         // Idle connections (a held lock may last hours) keep no buffers;
         // the daemon's write buffer may move between retries.
@@ -365,6 +376,43 @@ pub fn context_of(
     files_of(config)
         .map(|f| TlsContext::new(role, &f))
         .transpose()
+}
+
+/// The name fields C FLoM logs, in its order, as `C=..`/`ST=..`/...
+/// (`(null)` for a field the name lacks).
+fn name_fields(name: &X509NameRef) -> String {
+    [
+        (Nid::COUNTRYNAME, "C"),
+        (Nid::STATEORPROVINCENAME, "ST"),
+        (Nid::LOCALITYNAME, "L"),
+        (Nid::ORGANIZATIONNAME, "O"),
+        (Nid::ORGANIZATIONALUNITNAME, "OU"),
+        (Nid::PKCS9_EMAILADDRESS, "emailAddress"),
+        (Nid::COMMONNAME, "CN"),
+    ]
+    .iter()
+    .map(|&(nid, key)| {
+        let value = name.entries_by_nid(nid).next().map_or_else(
+            || "(null)".to_string(),
+            |e| String::from_utf8_lossy(e.data().as_slice()).into_owned(),
+        );
+        format!("{key}={value}")
+    })
+    .collect::<Vec<_>>()
+    .join("/")
+}
+
+/// FLM011I (issuer) and FLM012I (subject) of a certificate a client
+/// presented to the daemon.
+fn log_peer_certificate(cert: &X509Ref) {
+    crate::syslog::info(&format!(
+        "FLM011I the peer's X.509 certificate was issued by {}",
+        name_fields(cert.issuer_name())
+    ));
+    crate::syslog::info(&format!(
+        "FLM012I the peer's X.509 certificate is for {}",
+        name_fields(cert.subject_name())
+    ));
 }
 
 /// The subject CN of a certificate, if it has one.

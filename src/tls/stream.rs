@@ -122,6 +122,17 @@ impl Handshake {
         }
     }
 
+    /// The return code of a handshake OpenSSL ended: C FLoM's handshake
+    /// accepts any chain and checks it once done, so a chain that does not
+    /// verify is its -407 (SSL_get_verify_result), not a failed handshake.
+    fn failed_handshake_code(&self) -> i32 {
+        if self.stream.ssl().verify_result().as_raw() != 0 {
+            code::SSL_GET_VERIFY_RESULT_ERROR
+        } else {
+            self.fail_code()
+        }
+    }
+
     /// One step, as far as the socket allows now. A non-blocking socket
     /// gives WantRead/WantWrite; a blocking one runs to the end (or to its
     /// own timeouts).
@@ -185,7 +196,7 @@ impl Handshake {
                     ))
                 }
                 _ => Err(TlsError::new(
-                    self.fail_code(),
+                    self.failed_handshake_code(),
                     diagnose::handshake_failure(self.role, &self.files, self.stream.ssl(), &e),
                 )),
             },

@@ -190,6 +190,8 @@ fn wrong_ca_on_the_client_side_is_explained() {
         e.message
     );
     assert!(e.message.contains("ca2.pem"), "{}", e.message);
+    // C FLoM's code: its handshake accepts the chain, SSL_get_verify_result refuses it.
+    assert_eq!(e.rc, code::SSL_GET_VERIFY_RESULT_ERROR);
 }
 
 #[test]
