@@ -303,6 +303,12 @@ fn plain_and_tls_do_not_mix() {
         let out = s.flom(&[], &["-o", "0", "--", "true"]);
         out.expect_code(99);
         expect_flom_sentence(&out, "speaks TLS");
+        // A plain -X is not taken for an accepted shutdown: the daemon
+        // answered with a TLS alert and is still there.
+        let out = s.flom(&[], &["-X"]);
+        out.expect_code(99);
+        expect_flom_sentence(&out, "speaks TLS");
+        assert_eq!(s.daemons().len(), 1, "the plain -X stopped the daemon");
         s.flom(&p1, &["-X"]).expect_code(0);
         s.wait_no_daemon();
         s.start_daemon(&[]);

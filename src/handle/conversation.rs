@@ -364,7 +364,20 @@ pub(super) fn request_shutdown(
             explain_send(config, stream).unwrap_or((tls_write_code(stream, rc::SEND_ERROR), None))
         );
     }
-    let _ = net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS);
+    // A C daemon answers nothing; our TLS daemon answers a plain request
+    // with a TLS alert, which must not pass for an accepted shutdown.
+    if matches!(
+        net::wait_readable(stream.as_raw_fd(), MANAGEMENT_WAIT_MS),
+        Ok(true)
+    ) && !stream.is_tls()
+    {
+        let mut first = [0u8; 16];
+        if let Ok(n) = stream.read(&mut first) {
+            if let Some(broken) = explain_read(config, stream, None, &first[..n]) {
+                return Err(broken);
+            }
+        }
+    }
     Ok(())
 }
 
