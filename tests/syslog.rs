@@ -10,6 +10,7 @@ mod pki;
 
 use common::*;
 use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -33,48 +34,77 @@ fn daemon_logs_start_quiesce_and_end() {
         }
     }
     let _unlink = Unlink;
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    // Every daemon of the parallel tests logs here while this test runs:
+    // a reader thread drains the socket at once (a full receive queue
+    // would block their syslog calls) and keeps every line.
+    let log = Log::drain(sock);
     let env = Env::new("syslog");
     env.start_daemon();
     env.flom(&["-x"]).expect_code(0);
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 2048];
-    while Instant::now() < deadline && !seen.iter().any(|l: &String| l.contains("FLM004N")) {
-        if let Ok(n) = sock.recv(&mut buf) {
-            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if line.contains(&env.sock) || !seen.is_empty() {
-                seen.push(line);
-            }
-        }
-    }
+    let all = log.wait_for(|lines| {
+        lines
+            .iter()
+            .skip_while(|l| !l.contains(&env.sock))
+            .any(|l| l.contains("FLM004N"))
+    });
+    let seen: Vec<String> = all
+        .into_iter()
+        .skip_while(|l| !l.contains(&env.sock))
+        .collect();
     let has = |id: &str| seen.iter().any(|l| l.contains(" flom[") && l.contains(id));
     for id in ["FLM000I", "FLM003N", "FLM008N", "FLM004N"] {
         assert!(has(id), "{id} not logged; got {seen:?}");
     }
     assert!(seen[0].contains(&format!("FLM000I listening on UNIX socket '{}'", env.sock)));
-    tls_daemon_logs_its_clients_certificates(&sock);
+    tls_daemon_logs_its_clients_certificates(&log);
 }
 
-/// Lines of `pid` read from `sock` until one contains `until` (bounded).
-fn lines_of(sock: &UnixDatagram, pid: i32, until: &str) -> Vec<String> {
-    let tag = format!(" flom[{pid}]: ");
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 2048];
-    while Instant::now() < deadline && !seen.iter().any(|l: &String| l.contains(until)) {
-        if let Ok(n) = sock.recv(&mut buf) {
-            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if line.contains(&tag) {
-                seen.push(line);
+/// The lines received on the test's `/dev/log`, drained by a thread.
+struct Log {
+    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Log {
+    fn drain(sock: UnixDatagram) -> Log {
+        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with the test process (the socket is never closed).
+            while let Ok(n) = sock.recv(&mut buf) {
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.0.lock().unwrap().push(line);
+                sink.1.notify_all();
             }
+        });
+        Log { lines }
+    }
+
+    /// Every line so far, once `done` says they are enough (bounded: 10 s).
+    fn wait_for(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (lock, arrived) = &*self.lines;
+        let mut lines = lock.lock().unwrap();
+        loop {
+            let now = Instant::now();
+            if done(&lines) || now >= deadline {
+                return lines.clone();
+            }
+            lines = arrived.wait_timeout(lines, deadline - now).unwrap().0;
         }
     }
-    seen
 }
 
-fn tls_daemon_logs_its_clients_certificates(sock: &UnixDatagram) {
+/// Lines of `pid` until one contains `until` (bounded).
+fn lines_of(log: &Log, pid: i32, until: &str) -> Vec<String> {
+    let tag = format!(" flom[{pid}]: ");
+    let of_pid = |lines: &[String]| -> Vec<String> {
+        lines.iter().filter(|l| l.contains(&tag)).cloned().collect()
+    };
+    of_pid(&log.wait_for(|lines| of_pid(lines).iter().any(|l| l.contains(until))))
+}
+
+fn tls_daemon_logs_its_clients_certificates(log: &Log) {
     let env = Env::new("syslog-tls");
     let id = machine_id();
     let pki = pki::Pki::generate(&env.dir.join("pki"), &id);
@@ -98,7 +128,7 @@ fn tls_daemon_logs_its_clients_certificates(sock: &UnixDatagram) {
     // A client whose certificate is CA2's: logged, then refused.
     run(&pki.ca2_peer, &["--", "true"]).expect_code(99);
     run(&pki.peer1, &["-X"]).expect_code(0);
-    let seen = lines_of(sock, pid, "FLM004N");
+    let seen = lines_of(log, pid, "FLM004N");
     let logged = |id: &str, what: &str| {
         seen.iter()
             .filter(|l| l.contains(id) && l.contains(what))
