@@ -2,24 +2,60 @@
 //! the message catalogue of C FLoM (ids FLM000I…, same levels and
 //! parameters; our own wording).
 
-use std::ffi::CString;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Opens the log once the daemon has detached.
+/// Where the system's log daemon listens.
+const LOG_SOCKET: &str = "/dev/log";
+
+/// The connection to the log daemon, made at the first line (and again
+/// after the log daemon restarted).
+static LOG: Mutex<Option<UnixDatagram>> = Mutex::new(None);
+
+/// Opens the log once the daemon has detached (the connection itself is
+/// made at the first line).
 pub fn open() {
-    // SAFETY: the ident is a static NUL-terminated string that outlives the log.
-    unsafe { libc::openlog(b"flom\0".as_ptr().cast(), libc::LOG_PID, libc::LOG_DAEMON) };
+    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
+fn connect() -> Option<UnixDatagram> {
+    let s = UnixDatagram::unbound().ok()?;
+    s.connect(LOG_SOCKET).ok()?;
+    s.set_nonblocking(true).ok()?;
+    Some(s)
+}
+
+/// Sends one line as syslog(3) formats it (`<PRI>Mmm dd hh:mm:ss
+/// flom[PID]: MESSAGE`, facility LOG_DAEMON), but never waits: a log
+/// daemon that stalls (its queue full) loses lines instead of stopping the
+/// daemon's loop, which syslog(3) would block.
 fn log(priority: libc::c_int, msg: &str) {
-    if let Ok(c) = CString::new(msg.replace('\0', " ")) {
-        // SAFETY: a constant format string and one valid C string argument.
-        unsafe {
-            libc::syslog(
-                libc::LOG_DAEMON | priority,
-                b"%s\0".as_ptr().cast(),
-                c.as_ptr(),
-            )
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let line = format!(
+        "<{}>{} flom[{}]: {}",
+        libc::LOG_DAEMON | priority,
+        crate::locker::timestamp::strftime_local("%b %e %T", now),
+        std::process::id(),
+        msg.replace('\0', " ")
+    );
+    let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..2 {
+        if log.is_none() {
+            *log = connect();
+        }
+        let Some(s) = log.as_ref() else {
+            return;
         };
+        match s.send(line.as_bytes()) {
+            Ok(_) => return,
+            // Full: the line is lost, the loop goes on.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // The log daemon restarted: connect again once.
+            Err(_) => *log = None,
+        }
     }
 }
 
