@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::{exit_status, FlomError, Outcome};
 use crate::exec;
 use crate::handle::{FlomHandle, HandleState};
+use crate::lost_lock::LostLockWatch;
 use std::io::{self, Write};
 
 /// Prints `e` and passes it on.
@@ -38,7 +39,16 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
         argv.push(e);
     }
     let _ = io::stdout().flush();
+    // A lock kept in etcd can be lost while the command runs (lease lost).
+    let watch = match (&config.etcd_endpoints, handle.connection_fd()) {
+        (Some(_), Some(fd)) => Some(LostLockWatch::start(fd, &config.resource_name)),
+        _ => None,
+    };
     let ran = Outcome::Command(exec::run_command(&argv, &config.ignored_signals));
+    if watch.is_some_and(LostLockWatch::finish) {
+        let _ = handle.disconnect();
+        return Outcome::Command(exec::Ending::Unknown); // exit status 99
+    }
     let rollback = exit_status(&ran) != 0;
     match handle.unlock_sending(rollback) {
         Ok(()) => ran,

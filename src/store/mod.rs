@@ -5,11 +5,13 @@
 //! never looks inside. `memory::MemoryStore` (the in-memory lockers) is the
 //! first implementation.
 
+pub mod etcd;
 pub mod memory;
 
 use crate::locker::{ConnId, Request};
 use crate::resource::ResourceType;
 use std::cell::Cell;
+use std::os::unix::io::RawFd;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
@@ -106,4 +108,11 @@ pub trait LockStore {
     fn timer(&mut self, now: Now, out: &mut Vec<Action>);
     /// No resource exists and no request is parked (the daemon's lifespan runs).
     fn is_empty(&self) -> bool;
+    /// A descriptor the loop watches for the store (etcd: the worker's
+    /// eventfd); when it is readable the loop calls `woken`.
+    fn wake_fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// The descriptor of `wake_fd` is readable.
+    fn woken(&mut self, _now: Now, _out: &mut Vec<Action>) {}
 }

@@ -1,0 +1,564 @@
+//! The etcd lock store: the daemon's locks kept in an etcd v3 cluster, so
+//! that any number of daemons pointing at it form one lock space and a
+//! dead daemon's locks go with its lease. Each request becomes a waiter key
+//! (see `keys`) attached to the daemon's lease; grants are decided from the
+//! resource's queue as etcd holds it. The etcd conversation runs in the
+//! threads of `worker`; this side is a state machine driven by the loop
+//! (lock / unlock / disconnect events, and the worker's results when the
+//! eventfd wakes the loop).
+
+mod http;
+mod keys;
+mod worker;
+
+use super::{Action, Client, LockRequest, LockStore, Now};
+use crate::config::Config;
+use crate::locker::{ConnId, Request};
+use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
+use crate::rc;
+use crate::resource::{self, ResourceType};
+use keys::{b64, Decision, Entry, Layout};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::os::unix::io::RawFd;
+use worker::{Event, Job, Link};
+
+pub use http::Endpoint;
+
+/// What the daemon's start checked: the cluster answered and granted a lease.
+pub struct Session {
+    endpoints: Vec<Endpoint>,
+    layout: Layout,
+    lease: i64,
+    ttl: i64,
+}
+
+impl Session {
+    /// Parses the [Etcd] settings and grants the daemon's lease (blocking:
+    /// called once at start, before the daemon detaches, so that a failure
+    /// is told on the starting client's stderr). Err: the `flom: ` sentence.
+    pub fn open(config: &Config) -> Result<Option<Session>, String> {
+        let Some(list) = config.etcd_endpoints.as_deref() else {
+            return Ok(None);
+        };
+        let endpoints = http::parse_endpoints(list)?;
+        let prefix = config
+            .etcd_prefix
+            .clone()
+            .unwrap_or_else(|| "/flom/".into());
+        if prefix.is_empty() || !prefix.ends_with('/') {
+            return Err(format!(
+                "flom: [Etcd]/Prefix '{prefix}' must be a key prefix ending with '/' (e.g. /flom/)"
+            ));
+        }
+        let ttl = i64::from(config.etcd_lease_ttl.max(1));
+        let lease = worker::grant_lease(&endpoints, ttl)?;
+        Ok(Some(Session {
+            endpoints,
+            layout: Layout { prefix },
+            lease,
+            ttl,
+        }))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// The key's put (and first read of the queue) is under way.
+    Putting,
+    Waiting,
+    /// Granted, claiming its set element.
+    Claiming,
+    Held,
+}
+
+struct Local {
+    seq: u64,
+    key: String,
+    /// Escaped routing key.
+    res: String,
+    req: Request,
+    kind: ResourceType,
+    state: State,
+    /// The first answer (granted, enqueued, …) was sent.
+    answered: bool,
+    element: Option<String>,
+    /// Its element key, once claimed.
+    element_key: Option<String>,
+}
+
+/// Reads of a resource's queue: at most one under way, one more when
+/// something changed meanwhile.
+#[derive(Default)]
+struct Queue {
+    reading: bool,
+    dirty: bool,
+}
+
+enum Pending {
+    /// The put and first read of request `seq` of `conn`.
+    Put { conn: ConnId, seq: u64 },
+    /// A read of a queue.
+    Range { res: String },
+    /// Claiming a set element for `conn`.
+    Claim {
+        conn: ConnId,
+        seq: u64,
+        element: String,
+        key: String,
+    },
+}
+
+pub struct EtcdStore {
+    link: Link,
+    layout: Layout,
+    lease: Option<i64>,
+    clients: HashMap<ConnId, Local>,
+    queues: HashMap<String, Queue>,
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
+    next_seq: u64,
+}
+
+fn kvs(v: &Value) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for kv in v.get("kvs").and_then(Value::as_array).into_iter().flatten() {
+        let key = kv["key"].as_str().and_then(keys::unb64);
+        let val = kv
+            .get("value")
+            .and_then(Value::as_str)
+            .and_then(keys::unb64)
+            .unwrap_or_default();
+        let (Some(key), Some((mode, quantity))) = (
+            key.and_then(|k| String::from_utf8(k).ok()),
+            std::str::from_utf8(&val).ok().and_then(keys::parse_value),
+        ) else {
+            continue;
+        };
+        out.push(Entry {
+            key,
+            mode,
+            quantity,
+            create_revision: worker::num(&kv["create_revision"]).unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|e| e.create_revision);
+    out
+}
+
+impl EtcdStore {
+    /// Starts the worker threads of `session`.
+    pub fn start(session: Session) -> std::io::Result<EtcdStore> {
+        let link = worker::start(
+            session.endpoints,
+            session.layout.clone(),
+            session.lease,
+            session.ttl,
+        )?;
+        Ok(EtcdStore {
+            link,
+            layout: session.layout,
+            lease: Some(session.lease),
+            clients: HashMap::new(),
+            queues: HashMap::new(),
+            pending: HashMap::new(),
+            next_id: 1,
+            next_seq: 1,
+        })
+    }
+
+    fn call(&mut self, path: &'static str, body: Value, what: Pending) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, what);
+        let _ = self.link.jobs.send(Job::Call { id, path, body });
+    }
+
+    fn range_body(&self, res: &str) -> Value {
+        let q = self.layout.queue(res);
+        json!({
+            "key": b64(q.as_bytes()),
+            "range_end": b64(&keys::prefix_end(&q)),
+            "sort_order": "ASCEND",
+            "sort_target": "CREATE",
+        })
+    }
+
+    fn read_queue(&mut self, res: &str) {
+        let q = self.queues.entry(res.to_string()).or_default();
+        if q.reading {
+            q.dirty = true;
+            return;
+        }
+        q.reading = true;
+        q.dirty = false;
+        let body = self.range_body(res);
+        self.call(
+            "/v3/kv/range",
+            body,
+            Pending::Range {
+                res: res.to_string(),
+            },
+        );
+    }
+
+    /// Deletes `conn`'s keys; it is forgotten.
+    fn release(&mut self, conn: ConnId) {
+        if let Some(l) = self.clients.remove(&conn) {
+            crate::trace!(
+                crate::trace::LOCKER,
+                "etcd: connection {conn} releases {}",
+                l.key
+            );
+            let mut keys = vec![l.key];
+            keys.extend(l.element_key);
+            let _ = self.link.jobs.send(Job::Delete { keys });
+        }
+    }
+
+    fn answer(out: &mut Vec<Action>, conn: ConnId, first: bool, rc: i32, element: Option<String>) {
+        out.push(Action::Answer {
+            conn,
+            step: if first {
+                STEP_FIRST_ANSWER
+            } else {
+                STEP_LATER_ANSWER
+            },
+            rc,
+            element,
+        });
+    }
+
+    /// Applies the queue's verdict to `conn`'s request.
+    fn decide(&mut self, conn: ConnId, queue: &[Entry], out: &mut Vec<Action>) {
+        let Some(l) = self.clients.get(&conn) else {
+            return;
+        };
+        let first = !l.answered;
+        if !matches!(l.state, State::Putting | State::Waiting) {
+            return;
+        }
+        match keys::decide(&l.req.name, l.kind, queue, &l.key) {
+            Decision::Grant if l.kind == ResourceType::Set => {
+                // A free element, claimed by a create-if-absent txn: first
+                // the taken ones are read (see on_claim_reply).
+                let l = self.clients.get_mut(&conn).expect("present");
+                l.state = State::Claiming;
+                let (seq, elements) = (l.seq, self.layout.elements(&l.res));
+                let body = json!({
+                    "key": b64(elements.as_bytes()),
+                    "range_end": b64(&keys::prefix_end(&elements)),
+                    "keys_only": true,
+                });
+                let claim = Pending::Claim {
+                    conn,
+                    seq,
+                    element: String::new(),
+                    key: String::new(),
+                };
+                self.call("/v3/kv/range", body, claim);
+            }
+            Decision::Grant => {
+                let l = self.clients.get_mut(&conn).expect("present");
+                l.state = State::Held;
+                crate::trace!(crate::trace::LOCKER, "etcd: {} granted", l.key);
+                l.answered = true;
+                Self::answer(out, conn, first, rc::OK, None);
+            }
+            Decision::Wait if first && !l.req.wait => {
+                Self::answer(out, conn, true, rc::LOCK_BUSY, None);
+                self.release(conn);
+            }
+            Decision::Wait => {
+                let l = self.clients.get_mut(&conn).expect("present");
+                l.state = State::Waiting;
+                if first {
+                    l.answered = true;
+                    Self::answer(out, conn, true, rc::LOCK_ENQUEUED, None);
+                }
+            }
+            Decision::Never => {
+                Self::answer(out, conn, first, rc::LOCK_IMPOSSIBLE, None);
+                self.release(conn);
+            }
+            Decision::Gone => {
+                crate::syslog::error(&format!(
+                    "FLM030E etcd: the key {} of a request is gone; closing its connection",
+                    l.key
+                ));
+                self.clients.remove(&conn);
+                out.push(Action::Close { conn });
+            }
+        }
+    }
+
+    fn on_claim_reply(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        element: String,
+        key: String,
+        v: Value,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
+            if !key.is_empty() && v["succeeded"].as_bool() == Some(true) {
+                let _ = self.link.jobs.send(Job::Delete { keys: vec![key] });
+            }
+            return;
+        };
+        if key.is_empty() {
+            // The taken elements were read: claim the first free one.
+            let taken: Vec<String> = kvs_keys(&v);
+            let free = l
+                .req
+                .name
+                .split('.')
+                .find(|e| !taken.contains(&self.layout.element(&l.res, e)))
+                .map(str::to_string);
+            let Some(e) = free else {
+                // Taken by holders that are leaving: wait for a delete.
+                l.state = State::Waiting;
+                if !l.answered {
+                    l.answered = true;
+                    Self::answer(out, conn, true, rc::LOCK_ENQUEUED, None);
+                }
+                return;
+            };
+            let ek = self.layout.element(&l.res, &e);
+            let lease = self.lease.unwrap_or(0);
+            let body = json!({
+                "compare": [{ "key": b64(ek.as_bytes()), "target": "CREATE", "result": "EQUAL", "create_revision": "0" }],
+                "success": [{ "request_put": { "key": b64(ek.as_bytes()), "value": b64(l.key.as_bytes()), "lease": lease.to_string() } }],
+            });
+            self.call(
+                "/v3/kv/txn",
+                body,
+                Pending::Claim {
+                    conn,
+                    seq,
+                    element: e,
+                    key: ek,
+                },
+            );
+            return;
+        }
+        let first = !l.answered;
+        l.answered = true;
+        if v["succeeded"].as_bool() == Some(true) {
+            l.state = State::Held;
+            l.element = Some(element.clone());
+            l.element_key = Some(key);
+            Self::answer(out, conn, first, rc::OK, Some(element));
+        } else {
+            // Someone claimed it first: read again.
+            l.state = State::Waiting;
+            let res = l.res.clone();
+            if first {
+                Self::answer(out, conn, true, rc::LOCK_ENQUEUED, None);
+            }
+            self.read_queue(&res);
+        }
+    }
+
+    fn on_reply(&mut self, id: u64, result: Result<Value, String>, out: &mut Vec<Action>) {
+        let Some(what) = self.pending.remove(&id) else {
+            return;
+        };
+        match (what, result) {
+            (Pending::Put { conn, seq }, Ok(v)) => {
+                if !self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                    return;
+                }
+                let range = &v["responses"][1]["response_range"];
+                let queue = kvs(range);
+                self.decide(conn, &queue, out);
+            }
+            (Pending::Put { conn, seq }, Err(why)) => {
+                crate::syslog::error(&format!("FLM030E {why}"));
+                if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                    self.release(conn);
+                    out.push(Action::Close { conn });
+                }
+            }
+            (Pending::Range { res }, result) => {
+                let q = self.queues.entry(res.clone()).or_default();
+                q.reading = false;
+                let again = q.dirty;
+                match result {
+                    Ok(v) => {
+                        let queue = kvs(&v);
+                        let conns: Vec<ConnId> = self
+                            .clients
+                            .iter()
+                            .filter(|(_, l)| l.res == res && l.state == State::Waiting)
+                            .map(|(&c, _)| c)
+                            .collect();
+                        for c in conns {
+                            self.decide(c, &queue, out);
+                        }
+                    }
+                    Err(why) => crate::syslog::error(&format!("FLM030E {why}")),
+                }
+                if again || !self.has_waiters(&res) {
+                    if self.has_waiters(&res) {
+                        self.read_queue(&res);
+                    } else {
+                        self.queues.remove(&res);
+                    }
+                }
+            }
+            (
+                Pending::Claim {
+                    conn,
+                    seq,
+                    element,
+                    key,
+                },
+                Ok(v),
+            ) => self.on_claim_reply(conn, seq, element, key, v, out),
+            (Pending::Claim { conn, seq, .. }, Err(why)) => {
+                crate::syslog::error(&format!("FLM030E {why}"));
+                if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                    self.release(conn);
+                    out.push(Action::Close { conn });
+                }
+            }
+        }
+    }
+
+    fn has_waiters(&self, res: &str) -> bool {
+        self.clients
+            .values()
+            .any(|l| l.res == res && l.state == State::Waiting)
+    }
+}
+
+fn kvs_keys(v: &Value) -> Vec<String> {
+    v.get("kvs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| kv["key"].as_str().and_then(keys::unb64))
+        .filter_map(|k| String::from_utf8(k).ok())
+        .collect()
+}
+
+impl LockStore for EtcdStore {
+    fn lock(&mut self, client: Client<'_>, request: LockRequest, _now: Now, out: &mut Vec<Action>) {
+        let conn = client.conn;
+        let Some(lease) = self.lease else {
+            // Between a lost lease and the next: no lock can be kept.
+            crate::syslog::error("FLM030E etcd: no lease (etcd unreachable); request refused");
+            out.push(Action::Close { conn });
+            return;
+        };
+        let LockRequest { req, kind, .. } = request;
+        let res = keys::escape(resource::routing_key(&req.name, kind));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let key = self.layout.waiter(&res, lease, seq);
+        let quantity = if kind.uses_quantity() {
+            req.quantity.max(1)
+        } else {
+            1
+        };
+        let value = keys::value(req.mode, quantity);
+        crate::trace!(
+            crate::trace::LOCKER,
+            "etcd: connection {conn} puts {key} = {value}"
+        );
+        let range = self.range_body(&res);
+        let body = json!({
+            "success": [
+                { "request_put": { "key": b64(key.as_bytes()), "value": b64(value.as_bytes()), "lease": lease.to_string() } },
+                { "request_range": range },
+            ]
+        });
+        self.clients.insert(
+            conn,
+            Local {
+                seq,
+                key,
+                res,
+                req,
+                kind,
+                state: State::Putting,
+                answered: false,
+                element: None,
+                element_key: None,
+            },
+        );
+        self.call("/v3/kv/txn", body, Pending::Put { conn, seq });
+    }
+
+    fn unlock(
+        &mut self,
+        conn: ConnId,
+        _name: &str,
+        _rollback: bool,
+        _now: Now,
+        out: &mut Vec<Action>,
+    ) {
+        match self.clients.get(&conn) {
+            Some(l) if l.state == State::Held => self.release(conn),
+            _ => {
+                self.release(conn);
+                out.push(Action::Close { conn });
+            }
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) {
+        self.release(conn);
+    }
+
+    fn timer(&mut self, _now: Now, _out: &mut Vec<Action>) {}
+
+    fn is_empty(&self) -> bool {
+        self.clients.is_empty() && self.pending.is_empty()
+    }
+
+    fn wake_fd(&self) -> Option<RawFd> {
+        Some(self.link.fd)
+    }
+
+    fn woken(&mut self, _now: Now, out: &mut Vec<Action>) {
+        self.link.clear();
+        while let Ok(ev) = self.link.events.try_recv() {
+            match ev {
+                Event::Reply { id, result } => self.on_reply(id, result, out),
+                Event::Deleted(res) => {
+                    if self.has_waiters(&res) {
+                        self.read_queue(&res);
+                    }
+                }
+                Event::WatchReset => {
+                    let all: Vec<String> = self
+                        .clients
+                        .values()
+                        .filter(|l| l.state == State::Waiting)
+                        .map(|l| l.res.clone())
+                        .collect();
+                    for res in all {
+                        self.read_queue(&res);
+                    }
+                }
+                Event::LeaseLost(why) => {
+                    crate::syslog::error(&format!(
+                        "FLM031E etcd: the daemon's lease is lost ({why}): closing {} connection(s) whose locks it held",
+                        self.clients.len()
+                    ));
+                    self.lease = None;
+                    for (conn, _) in self.clients.drain() {
+                        out.push(Action::Close { conn });
+                    }
+                }
+                Event::NewLease(id) => {
+                    crate::syslog::notice(&format!("FLM032N etcd: new lease {id:x}"));
+                    self.lease = Some(id);
+                }
+            }
+        }
+    }
+}
