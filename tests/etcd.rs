@@ -1,0 +1,354 @@
+//! Locks kept in etcd: a real 3-member cluster on loopback ports (data on
+//! tmpfs) per test, two flom daemons on it (two sockets), and what clients
+//! of each see: mutual exclusion for the lock modes, numeric quantities and
+//! set elements across the daemons, waiters served in create-revision
+//! order, a killed daemon's locks released after the lease TTL and not
+//! before, a daemon cut off from etcd stopping its holder's command (exit
+//! 99), the leader killed while locks are held and waited for, and a clear
+//! error when etcd is down at start. Skipped when `etcd` is not installed.
+
+mod common;
+#[path = "common/etcd.rs"]
+mod etcd_cluster;
+
+use common::{lines, mkfifo, release, run_flom, skip, spawn_flom, the_daemon, wait_line, Bg, Env};
+use etcd_cluster::{etcd_installed, free_port, Cluster, Forwarder};
+use std::time::{Duration, Instant};
+
+const TTL: &str = "2";
+
+fn need_etcd(test: &str) -> bool {
+    if etcd_installed() {
+        true
+    } else {
+        skip(test, "etcd not installed");
+        false
+    }
+}
+
+/// A daemon on `sock` keeping its locks in etcd at `endpoints`; the
+/// arguments every client of it takes.
+struct Side {
+    sock: String,
+    endpoints: String,
+    ttl: String,
+}
+
+impl Side {
+    fn new(env: &Env, name: &str, endpoints: &str, ttl: &str) -> Side {
+        let side = Side {
+            sock: env.other_sock(name),
+            endpoints: endpoints.to_string(),
+            ttl: ttl.to_string(),
+        };
+        run_flom(&side.args(&["-d", "-1", "-r", "warmup", "--", "true"]))
+            .expect_code(0)
+            .expect_stderr("");
+        env.track(the_daemon(&side.sock));
+        side
+    }
+
+    fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![
+            "-s",
+            self.sock.as_str(),
+            "--etcd-endpoints",
+            self.endpoints.as_str(),
+            "--etcd-lease-ttl",
+            self.ttl.as_str(),
+        ];
+        v.extend_from_slice(rest);
+        v
+    }
+
+    fn run(&self, rest: &[&str]) -> common::Out {
+        run_flom(&self.args(rest))
+    }
+
+    fn spawn(&self, rest: &[&str]) -> Bg {
+        spawn_flom(&self.args(rest))
+    }
+
+    /// Holds `resource` (extra options `opts`) until `fifo` is released;
+    /// returns once the command runs (it wrote `tag` to `log`).
+    fn hold(&self, opts: &[&str], fifo: &str, log: &str, tag: &str) -> Bg {
+        let script =
+            format!("echo {tag} >> {log}; cat {fifo} > /dev/null; echo {tag}-out >> {log}");
+        let mut a: Vec<&str> = opts.to_vec();
+        a.extend(["--", "sh", "-c", &script]);
+        let bg = self.spawn(&a);
+        wait_line(log, tag);
+        bg
+    }
+}
+
+fn compatible(held: &str, asked: &str) -> bool {
+    let rank = |m: &str| {
+        ["NL", "CR", "CW", "PR", "PW", "EX"]
+            .iter()
+            .position(|x| *x == m)
+            .unwrap()
+    };
+    // The DLM table, row: held, column: asked.
+    const T: [[bool; 6]; 6] = [
+        [true, true, true, true, true, true],
+        [true, true, true, true, true, false],
+        [true, true, true, false, false, false],
+        [true, true, false, true, false, false],
+        [true, true, false, false, false, false],
+        [true, false, false, false, false, false],
+    ];
+    T[rank(held)][rank(asked)]
+}
+
+#[test]
+fn lock_modes_exclude_across_two_daemons() {
+    if !need_etcd("lock_modes_exclude_across_two_daemons") {
+        return;
+    }
+    let cluster = Cluster::start("modes");
+    let env = Env::new("etcd-modes");
+    let a = Side::new(&env, "a", &cluster.url(0), TTL);
+    let b = Side::new(&env, "b", &cluster.url(1), TTL);
+    let modes = ["NL", "CR", "CW", "PR", "PW", "EX"];
+    let log = env.path("log");
+    for held in modes {
+        let fifo = env.path(&format!("f-{held}"));
+        mkfifo(&fifo);
+        let mut holder = a.hold(
+            &["-r", "R", "-l", held],
+            &fifo,
+            &log,
+            &format!("hold-{held}"),
+        );
+        for asked in modes {
+            let out = b.run(&["-r", "R", "-l", asked, "-o", "0", "--", "true"]);
+            let expect = if compatible(held, asked) { 0 } else { 98 };
+            assert_eq!(
+                out.code(),
+                Some(expect),
+                "held {held}, asked {asked}: {}",
+                out.describe()
+            );
+        }
+        release(&fifo);
+        holder.wait(common::T).expect_code(0);
+    }
+    // The keys went with the unlocks.
+    cluster.wait_keys("/flom/r/", 0);
+}
+
+#[test]
+fn waiters_are_served_in_create_revision_order() {
+    if !need_etcd("waiters_are_served_in_create_revision_order") {
+        return;
+    }
+    let cluster = Cluster::start("fifo");
+    let env = Env::new("etcd-fifo");
+    let a = Side::new(&env, "a", &cluster.endpoints(), TTL);
+    let b = Side::new(&env, "b", &cluster.url(2), TTL);
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let mut holder = a.hold(&["-r", "Q"], &fifo, &log, "holder");
+    let mut waiters = Vec::new();
+    for (i, side) in [&b, &a, &b, &a].iter().enumerate() {
+        let script = format!("echo w{i} >> {log}");
+        waiters.push(side.spawn(&["-r", "Q", "--", "sh", "-c", &script]));
+        cluster.wait_keys("/flom/r/Q/", i + 2);
+    }
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    for mut w in waiters {
+        w.wait(common::T).expect_code(0);
+    }
+    let got = lines(&log);
+    assert_eq!(got, ["holder", "holder-out", "w0", "w1", "w2", "w3"]);
+}
+
+#[test]
+fn quantities_and_set_elements_across_two_daemons() {
+    if !need_etcd("quantities_and_set_elements_across_two_daemons") {
+        return;
+    }
+    let cluster = Cluster::start("qty");
+    let env = Env::new("etcd-qty");
+    let a = Side::new(&env, "a", &cluster.url(0), TTL);
+    let b = Side::new(&env, "b", &cluster.url(1), TTL);
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let mut holder = a.hold(&["-r", "N[3]", "-q", "2"], &fifo, &log, "two");
+    b.run(&["-r", "N[3]", "-q", "2", "-o", "0", "--", "true"])
+        .expect_code(98);
+    b.run(&["-r", "N[3]", "-q", "1", "-o", "0", "--", "true"])
+        .expect_code(0);
+    // More than the capacity: never (as the in-memory daemon says it).
+    b.run(&["-r", "N[3]", "-q", "4", "--", "true"])
+        .expect_code(99);
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    b.run(&["-r", "N[3]", "-q", "3", "-o", "0", "--", "true"])
+        .expect_code(0);
+
+    // Set: each daemon's holder gets its own element; a third is refused.
+    let (f1, f2) = (env.path("s1"), env.path("s2"));
+    mkfifo(&f1);
+    mkfifo(&f2);
+    let hold_el = |side: &Side, f: &str, tag: &str| {
+        let script = format!("echo {tag}:$1 >> {log}; cat {f} > /dev/null");
+        let bg = side.spawn(&["-r", "red.green", "--", "sh", "-c", &script, "x"]);
+        common::wait_until(common::T, tag, || {
+            lines(&log)
+                .iter()
+                .any(|l| l.starts_with(&format!("{tag}:")))
+        });
+        bg
+    };
+    let mut h1 = hold_el(&a, &f1, "e1");
+    let mut h2 = hold_el(&b, &f2, "e2");
+    b.run(&["-r", "red.green", "-o", "0", "--", "true"])
+        .expect_code(98);
+    let els: Vec<String> = lines(&log)
+        .iter()
+        .filter_map(|l| l.split_once(':').map(|x| x.1.to_string()))
+        .collect();
+    let mut sorted = els.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["green", "red"], "elements {els:?}");
+    release(&f1);
+    release(&f2);
+    h1.wait(common::T).expect_code(0);
+    h2.wait(common::T).expect_code(0);
+}
+
+#[test]
+fn killed_daemon_releases_after_the_ttl_not_before() {
+    if !need_etcd("killed_daemon_releases_after_the_ttl_not_before") {
+        return;
+    }
+    let cluster = Cluster::start("kill");
+    let env = Env::new("etcd-kill");
+    let a = Side::new(&env, "a", &cluster.endpoints(), TTL);
+    let b = Side::new(&env, "b", &cluster.endpoints(), TTL);
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    // `exec`: the command is `cat` itself, which the SIGTERM ends.
+    let hold = format!("echo holder >> {log}; exec cat {fifo} > /dev/null");
+    let mut holder = a.spawn(&["-r", "K", "--", "sh", "-c", &hold]);
+    wait_line(&log, "holder");
+    let script = format!("echo waiter >> {log}");
+    let mut waiter = b.spawn(&["-r", "K", "--", "sh", "-c", &script]);
+    cluster.wait_keys("/flom/r/K/", 2);
+    let killed = Instant::now();
+    // SAFETY: a daemon this test started.
+    unsafe { libc::kill(the_daemon(&a.sock), libc::SIGKILL) };
+    // Its holder is told at once; the lock stays in etcd until the TTL.
+    let out = holder.wait(common::T);
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert!(
+        out.stderr.contains("the lock on 'K' was lost"),
+        "{}",
+        out.describe()
+    );
+    waiter.wait(Duration::from_secs(10)).expect_code(0);
+    let after = killed.elapsed();
+    println!("waiter granted {after:?} after the kill -9 (TTL {TTL} s)");
+    // The last keepalive was at most TTL/3 before the kill.
+    assert!(
+        after >= Duration::from_millis(1200),
+        "granted too soon: {after:?}"
+    );
+    assert!(
+        after <= Duration::from_secs(5),
+        "granted too late: {after:?}"
+    );
+}
+
+#[test]
+fn daemon_cut_off_from_etcd_stops_its_command() {
+    if !need_etcd("daemon_cut_off_from_etcd_stops_its_command") {
+        return;
+    }
+    let cluster = Cluster::start("cut");
+    let env = Env::new("etcd-cut");
+    let fwd = Forwarder::start(cluster.members[0].client);
+    let a = Side::new(&env, "a", &fwd.url(), TTL);
+    let b = Side::new(&env, "b", &cluster.endpoints(), TTL);
+    let log = env.path("log");
+    let script = format!(
+        "trap 'echo TERM >> {log}; exit 0' TERM; echo holder >> {log}; while :; do sleep 0.05; done"
+    );
+    let mut holder = a.spawn(&["-r", "C", "--", "sh", "-c", &script]);
+    wait_line(&log, "holder");
+    let w = format!("echo waiter >> {log}");
+    let mut waiter = b.spawn(&["-r", "C", "--", "sh", "-c", &w]);
+    cluster.wait_keys("/flom/r/C/", 2);
+    let cut = Instant::now();
+    fwd.cut();
+    let out = holder.wait(common::T);
+    let told = cut.elapsed();
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert!(
+        out.stderr.contains("the lock on 'C' was lost"),
+        "{}",
+        out.describe()
+    );
+    waiter.wait(common::T).expect_code(0);
+    let granted = cut.elapsed();
+    println!("cut off: holder stopped after {told:?}, other side granted after {granted:?}");
+    assert_eq!(lines(&log), ["holder", "TERM", "waiter"]);
+    assert!(told < Duration::from_secs(3), "{told:?}");
+}
+
+#[test]
+fn leader_killed_while_locks_are_held_and_waited_for() {
+    if !need_etcd("leader_killed_while_locks_are_held_and_waited_for") {
+        return;
+    }
+    let mut cluster = Cluster::start("leader");
+    let env = Env::new("etcd-leader");
+    let eps = cluster.endpoints();
+    let a = Side::new(&env, "a", &eps, "4");
+    let b = Side::new(&env, "b", &eps, "4");
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let mut holder = a.hold(&["-r", "L"], &fifo, &log, "holder");
+    let w = format!("echo waiter >> {log}");
+    let mut waiter = b.spawn(&["-r", "L", "--", "sh", "-c", &w]);
+    cluster.wait_keys("/flom/r/L/", 2);
+    let leader = cluster.leader().expect("a leader");
+    cluster.kill_member(leader);
+    // Past a new election and several keepalives: nothing lost, nothing doubled.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(holder.is_running(), "the holder lost its lock");
+    assert_eq!(lines(&log), ["holder"]);
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    waiter.wait(common::T).expect_code(0);
+    assert_eq!(lines(&log), ["holder", "holder-out", "waiter"]);
+}
+
+#[test]
+fn etcd_down_at_start_is_a_clear_error() {
+    // No etcd needed: nothing listens on the port.
+    let env = Env::new("etcd-down");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", &url, "--", "true"]);
+    assert_ne!(out.code(), Some(0), "{}", out.describe());
+    assert!(
+        out.stderr
+            .starts_with(&format!("flom: cannot reach etcd at {url}")),
+        "{}",
+        out.describe()
+    );
+    let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", "ftp:/x", "--", "true"]);
+    assert!(
+        out.stderr.starts_with("flom: etcd endpoint 'ftp:/x'"),
+        "{}",
+        out.describe()
+    );
+}
