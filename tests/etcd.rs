@@ -352,3 +352,47 @@ fn etcd_down_at_start_is_a_clear_error() {
         out.describe()
     );
 }
+
+#[test]
+fn hierarchical_paths_and_sequences_across_two_daemons() {
+    if !need_etcd("hierarchical_paths_and_sequences_across_two_daemons") {
+        return;
+    }
+    let cluster = Cluster::start("hier");
+    let env = Env::new("etcd-hier");
+    let a = Side::new(&env, "a", &cluster.url(0), TTL);
+    let b = Side::new(&env, "b", &cluster.url(1), TTL);
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let mut holder = a.hold(&["-r", "/top/left"], &fifo, &log, "left");
+    b.run(&["-r", "/top/right", "-o", "0", "--", "true"])
+        .expect_code(0);
+    b.run(&["-r", "/top", "-o", "0", "--", "true"])
+        .expect_code(98);
+    b.run(&["-r", "/top/left/deep", "-o", "0", "--", "true"])
+        .expect_code(98);
+    b.run(&["-r", "/top/left", "-l", "NL", "-o", "0", "--", "true"])
+        .expect_code(0);
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    b.run(&["-r", "/top", "-o", "0", "--", "true"])
+        .expect_code(0);
+
+    // A sequence numbers its grants across the daemons, 1, 2, 3, …
+    let number = |side: &Side, name: &str, status: &str| -> String {
+        let script = format!("echo $1; exit {status}");
+        let out = side.run(&["-r", name, "--", "sh", "-c", &script, "x"]);
+        out.stdout.trim().to_string()
+    };
+    let got: Vec<String> = [&a, &b, &a, &b]
+        .iter()
+        .map(|s| number(s, "_s_seq[2]", "0"))
+        .collect();
+    assert_eq!(got, ["1", "2", "3", "4"]);
+    // Transactional: a failed command's number (rollback) is handed out again.
+    assert_eq!(number(&a, "_S_tx[1]", "0"), "1");
+    assert_eq!(number(&b, "_S_tx[1]", "3"), "2");
+    assert_eq!(number(&a, "_S_tx[1]", "0"), "2");
+    assert_eq!(number(&b, "_S_tx[1]", "0"), "3");
+}

@@ -101,9 +101,10 @@ impl Layout {
     }
 }
 
-/// A waiter key's value.
-pub fn value(mode: LockMode, quantity: u64) -> String {
-    format!("{} {quantity}", mode.short_name())
+/// A waiter key's value: `MODE QUANTITY NAME` (the name tells the paths of
+/// a hierarchical queue apart).
+pub fn value(mode: LockMode, quantity: u64, name: &str) -> String {
+    format!("{} {quantity} {name}", mode.short_name())
 }
 
 /// One key of a queue as read back.
@@ -112,12 +113,35 @@ pub struct Entry {
     pub key: String,
     pub mode: LockMode,
     pub quantity: u64,
+    /// The requested name (a hierarchical path).
+    pub name: String,
     pub create_revision: i64,
 }
 
-pub fn parse_value(v: &str) -> Option<(LockMode, u64)> {
-    let (m, q) = v.split_once(' ')?;
-    Some((LockMode::parse(m)?, q.parse().ok()?))
+pub fn parse_value(v: &str) -> Option<(LockMode, u64, String)> {
+    let mut parts = v.splitn(3, ' ');
+    let mode = LockMode::parse(parts.next()?)?;
+    let quantity = parts.next()?.parse().ok()?;
+    Some((mode, quantity, parts.next().unwrap_or("").to_string()))
+}
+
+/// Whether one path is the other or an ancestor of it (component-wise).
+fn overlap(a: &str, b: &str) -> bool {
+    let (a, b) = (
+        resource::path_components(a).collect::<Vec<_>>(),
+        resource::path_components(b).collect::<Vec<_>>(),
+    );
+    a.iter().zip(b.iter()).all(|(x, y)| x == y)
+}
+
+/// The counter key of a sequence and its recycled numbers.
+impl Layout {
+    pub fn counter(&self, res: &str) -> String {
+        format!("{}s/{res}", self.prefix)
+    }
+    pub fn recycled(&self, res: &str) -> String {
+        format!("{}q/{res}/", self.prefix)
+    }
 }
 
 /// What the queue says of a request.
@@ -139,7 +163,14 @@ pub fn decide(name: &str, kind: ResourceType, queue: &[Entry], mine: &str) -> De
     let me = &queue[pos];
     let earlier = &queue[..pos];
     match kind {
-        ResourceType::Numeric | ResourceType::Sequence | ResourceType::Timestamp => {
+        ResourceType::Sequence | ResourceType::Timestamp => {
+            if (earlier.len() as u64) < resource::capacity(name) {
+                Decision::Grant
+            } else {
+                Decision::Wait
+            }
+        }
+        ResourceType::Numeric => {
             let cap = resource::capacity(name);
             if me.quantity > cap {
                 return Decision::Never;
@@ -160,8 +191,10 @@ pub fn decide(name: &str, kind: ResourceType, queue: &[Entry], mine: &str) -> De
             }
         }
         ResourceType::Simple | ResourceType::Hierarchical => {
+            let hierarchical = kind == ResourceType::Hierarchical;
             let ok = earlier
                 .iter()
+                .filter(|e| !hierarchical || overlap(&e.name, &me.name))
                 .all(|e| e.mode.compatible_with(me.mode) && me.mode.compatible_with(e.mode));
             if ok {
                 Decision::Grant
@@ -209,8 +242,30 @@ mod tests {
             key: key.into(),
             mode,
             quantity: q,
+            name: String::new(),
             create_revision: rev,
         }
+    }
+
+    #[test]
+    fn hierarchical_paths_conflict_along_one_branch() {
+        use LockMode::*;
+        let mut q = vec![
+            e("a", Exclusive, 1, 1),
+            e("b", Exclusive, 1, 2),
+            e("c", Exclusive, 1, 3),
+        ];
+        q[0].name = "/a/b".into();
+        q[1].name = "/a/c".into();
+        q[2].name = "/a".into();
+        let h = ResourceType::Hierarchical;
+        assert_eq!(decide("/a/b", h, &q, "a"), Decision::Grant);
+        assert_eq!(decide("/a/c", h, &q, "b"), Decision::Grant);
+        assert_eq!(decide("/a", h, &q, "c"), Decision::Wait);
+        assert_eq!(
+            parse_value(&value(Exclusive, 1, "/a b")),
+            Some((Exclusive, 1, "/a b".into()))
+        );
     }
 
     #[test]

@@ -85,6 +85,8 @@ struct Local {
     element: Option<String>,
     /// Its element key, once claimed.
     element_key: Option<String>,
+    /// Its sequence number, once taken.
+    number: Option<u64>,
 }
 
 /// Reads of a resource's queue: at most one under way, one more when
@@ -95,11 +97,26 @@ struct Queue {
     dirty: bool,
 }
 
+enum NumberStage {
+    /// Reading the oldest recycled number.
+    Recycled,
+    /// Deleting the recycled key of `number` (it is ours if that succeeds).
+    Take { number: u64 },
+    /// Bumping the counter key (its version is the number).
+    Counter,
+}
+
 enum Pending {
     /// The put and first read of request `seq` of `conn`.
     Put { conn: ConnId, seq: u64 },
     /// A read of a queue.
     Range { res: String },
+    /// Taking a sequence number for `conn`.
+    Number {
+        conn: ConnId,
+        seq: u64,
+        stage: NumberStage,
+    },
     /// Claiming a set element for `conn`.
     Claim {
         conn: ConnId,
@@ -129,7 +146,7 @@ fn kvs(v: &Value) -> Vec<Entry> {
             .and_then(Value::as_str)
             .and_then(keys::unb64)
             .unwrap_or_default();
-        let (Some(key), Some((mode, quantity))) = (
+        let (Some(key), Some((mode, quantity, name))) = (
             key.and_then(|k| String::from_utf8(k).ok()),
             std::str::from_utf8(&val).ok().and_then(keys::parse_value),
         ) else {
@@ -139,6 +156,7 @@ fn kvs(v: &Value) -> Vec<Entry> {
             key,
             mode,
             quantity,
+            name,
             create_revision: worker::num(&kv["create_revision"]).unwrap_or(0),
         });
     }
@@ -202,18 +220,144 @@ impl EtcdStore {
         );
     }
 
-    /// Deletes `conn`'s keys; it is forgotten.
-    fn release(&mut self, conn: ConnId) {
-        if let Some(l) = self.clients.remove(&conn) {
-            crate::trace!(
-                crate::trace::LOCKER,
-                "etcd: connection {conn} releases {}",
-                l.key
-            );
-            let mut keys = vec![l.key];
-            keys.extend(l.element_key);
-            let _ = self.link.jobs.send(Job::Delete { keys });
+    /// Deletes `conn`'s keys (a transactional sequence's number rolled back
+    /// is recycled in the same txn); it is forgotten.
+    fn release(&mut self, conn: ConnId, rollback: bool) {
+        let Some(l) = self.clients.remove(&conn) else {
+            return;
+        };
+        crate::trace!(
+            crate::trace::LOCKER,
+            "etcd: connection {conn} releases {}",
+            l.key
+        );
+        let del = |k: &str| json!({ "request_delete_range": { "key": b64(k.as_bytes()) } });
+        let mut ops = vec![del(&l.key)];
+        if let Some(k) = &l.element_key {
+            ops.push(del(k));
         }
+        if let Some(n) = l
+            .number
+            .filter(|_| rollback && resource::is_transactional_sequence(&l.req.name))
+        {
+            let k = format!("{}{n:010}", self.layout.recycled(&l.res));
+            ops.insert(0, json!({ "request_put": { "key": b64(k.as_bytes()), "value": b64(n.to_string().as_bytes()) } }));
+        }
+        let body = json!({ "success": ops });
+        let _ = self.link.jobs.send(Job::Apply {
+            path: "/v3/kv/txn",
+            body,
+        });
+    }
+
+    /// A sequence number for `conn`: a recycled one first (transactional
+    /// sequences), else the next of the counter key.
+    fn take_number(&mut self, conn: ConnId) {
+        let Some(l) = self.clients.get(&conn) else {
+            return;
+        };
+        let seq = l.seq;
+        if resource::is_transactional_sequence(&l.req.name) {
+            let r = self.layout.recycled(&l.res);
+            let body = json!({
+                "key": b64(r.as_bytes()),
+                "range_end": b64(&keys::prefix_end(&r)),
+                "sort_order": "ASCEND",
+                "sort_target": "CREATE",
+                "limit": 1,
+            });
+            self.call(
+                "/v3/kv/range",
+                body,
+                Pending::Number {
+                    conn,
+                    seq,
+                    stage: NumberStage::Recycled,
+                },
+            );
+        } else {
+            self.take_fresh_number(conn, seq);
+        }
+    }
+
+    fn take_fresh_number(&mut self, conn: ConnId, seq: u64) {
+        let Some(l) = self.clients.get(&conn) else {
+            return;
+        };
+        let k = self.layout.counter(&l.res);
+        let body = json!({ "key": b64(k.as_bytes()), "value": b64(b"n"), "prev_kv": true });
+        self.call(
+            "/v3/kv/put",
+            body,
+            Pending::Number {
+                conn,
+                seq,
+                stage: NumberStage::Counter,
+            },
+        );
+    }
+
+    fn on_number_reply(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        stage: NumberStage,
+        v: Value,
+        out: &mut Vec<Action>,
+    ) {
+        if !self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+            return; // (a number taken for a request gone meanwhile is skipped)
+        }
+        let number = match stage {
+            NumberStage::Recycled => {
+                let found = v["kvs"].as_array().and_then(|a| a.first()).cloned();
+                let Some(kv) = found else {
+                    return self.take_fresh_number(conn, seq);
+                };
+                let key = kv["key"].as_str().unwrap_or("").to_string();
+                let text = kv["value"]
+                    .as_str()
+                    .and_then(keys::unb64)
+                    .unwrap_or_default();
+                let number = std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                let rev = worker::num(&kv["create_revision"]).unwrap_or(0);
+                let body = json!({
+                    "compare": [{ "key": key, "target": "CREATE", "result": "EQUAL", "create_revision": rev.to_string() }],
+                    "success": [{ "request_delete_range": { "key": key } }],
+                });
+                self.call(
+                    "/v3/kv/txn",
+                    body,
+                    Pending::Number {
+                        conn,
+                        seq,
+                        stage: NumberStage::Take { number },
+                    },
+                );
+                return;
+            }
+            NumberStage::Take { number } => {
+                if v["succeeded"].as_bool() != Some(true) {
+                    return self.take_number(conn);
+                }
+                number
+            }
+            NumberStage::Counter => {
+                let version = worker::num(&v["prev_kv"]["version"]).unwrap_or(0);
+                // 32 bits wide like the in-memory sequence, 0 never issued.
+                ((version as u64 + 1) % (1 << 32)).max(1)
+            }
+        };
+        let l = self.clients.get_mut(&conn).expect("present");
+        let first = !l.answered;
+        l.answered = true;
+        l.state = State::Held;
+        l.number = Some(number);
+        l.element = Some(number.to_string());
+        Self::answer(out, conn, first, rc::OK, Some(number.to_string()));
     }
 
     fn answer(out: &mut Vec<Action>, conn: ConnId, first: bool, rc: i32, element: Option<String>) {
@@ -258,6 +402,10 @@ impl EtcdStore {
                 };
                 self.call("/v3/kv/range", body, claim);
             }
+            Decision::Grant if l.kind == ResourceType::Sequence => {
+                self.clients.get_mut(&conn).expect("present").state = State::Claiming;
+                self.take_number(conn);
+            }
             Decision::Grant => {
                 let l = self.clients.get_mut(&conn).expect("present");
                 l.state = State::Held;
@@ -267,7 +415,7 @@ impl EtcdStore {
             }
             Decision::Wait if first && !l.req.wait => {
                 Self::answer(out, conn, true, rc::LOCK_BUSY, None);
-                self.release(conn);
+                self.release(conn, true);
             }
             Decision::Wait => {
                 let l = self.clients.get_mut(&conn).expect("present");
@@ -279,7 +427,7 @@ impl EtcdStore {
             }
             Decision::Never => {
                 Self::answer(out, conn, first, rc::LOCK_IMPOSSIBLE, None);
-                self.release(conn);
+                self.release(conn, true);
             }
             Decision::Gone => {
                 crate::syslog::error(&format!(
@@ -303,7 +451,11 @@ impl EtcdStore {
     ) {
         let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
             if !key.is_empty() && v["succeeded"].as_bool() == Some(true) {
-                let _ = self.link.jobs.send(Job::Delete { keys: vec![key] });
+                let body = json!({ "key": b64(key.as_bytes()) });
+                let _ = self.link.jobs.send(Job::Apply {
+                    path: "/v3/kv/deleterange",
+                    body,
+                });
             }
             return;
         };
@@ -377,7 +529,7 @@ impl EtcdStore {
             (Pending::Put { conn, seq }, Err(why)) => {
                 crate::syslog::error(&format!("FLM030E {why}"));
                 if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
-                    self.release(conn);
+                    self.release(conn, true);
                     out.push(Action::Close { conn });
                 }
             }
@@ -417,10 +569,13 @@ impl EtcdStore {
                 },
                 Ok(v),
             ) => self.on_claim_reply(conn, seq, element, key, v, out),
-            (Pending::Claim { conn, seq, .. }, Err(why)) => {
+            (Pending::Number { conn, seq, stage }, Ok(v)) => {
+                self.on_number_reply(conn, seq, stage, v, out)
+            }
+            (Pending::Claim { conn, seq, .. } | Pending::Number { conn, seq, .. }, Err(why)) => {
                 crate::syslog::error(&format!("FLM030E {why}"));
                 if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
-                    self.release(conn);
+                    self.release(conn, true);
                     out.push(Action::Close { conn });
                 }
             }
@@ -454,6 +609,14 @@ impl LockStore for EtcdStore {
             return;
         };
         let LockRequest { req, kind, .. } = request;
+        if kind == ResourceType::Timestamp {
+            crate::syslog::warning(&format!(
+                "FLM033W etcd: timestamp resources ('{}') are not kept in etcd yet",
+                req.name
+            ));
+            Self::answer(out, conn, true, rc::LOCK_IMPOSSIBLE, None);
+            return;
+        }
         let res = keys::escape(resource::routing_key(&req.name, kind));
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -463,7 +626,7 @@ impl LockStore for EtcdStore {
         } else {
             1
         };
-        let value = keys::value(req.mode, quantity);
+        let value = keys::value(req.mode, quantity, &req.name);
         crate::trace!(
             crate::trace::LOCKER,
             "etcd: connection {conn} puts {key} = {value}"
@@ -487,6 +650,7 @@ impl LockStore for EtcdStore {
                 answered: false,
                 element: None,
                 element_key: None,
+                number: None,
             },
         );
         self.call("/v3/kv/txn", body, Pending::Put { conn, seq });
@@ -496,21 +660,21 @@ impl LockStore for EtcdStore {
         &mut self,
         conn: ConnId,
         _name: &str,
-        _rollback: bool,
+        rollback: bool,
         _now: Now,
         out: &mut Vec<Action>,
     ) {
         match self.clients.get(&conn) {
-            Some(l) if l.state == State::Held => self.release(conn),
+            Some(l) if l.state == State::Held => self.release(conn, rollback),
             _ => {
-                self.release(conn);
+                self.release(conn, true);
                 out.push(Action::Close { conn });
             }
         }
     }
 
     fn disconnect(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) {
-        self.release(conn);
+        self.release(conn, true);
     }
 
     fn timer(&mut self, _now: Now, _out: &mut Vec<Action>) {}

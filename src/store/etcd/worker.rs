@@ -23,8 +23,9 @@ pub enum Job {
         path: &'static str,
         body: Value,
     },
-    /// Delete these keys (retried until done or the lease is gone); no reply.
-    Delete { keys: Vec<String> },
+    /// POST `body` to `path` (a delete, a release txn), retried until done
+    /// or the lease is gone; no reply.
+    Apply { path: &'static str, body: Value },
 }
 
 /// What the threads tell the store.
@@ -161,7 +162,7 @@ fn work(
     let mut lease = Some(lease);
     let mut last_ok = Instant::now();
     let mut next_keepalive = last_ok + period;
-    let mut deletes: Vec<String> = Vec::new();
+    let mut deletes: Vec<(&'static str, Value)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let wait = next_keepalive.saturating_duration_since(Instant::now());
         match jobs.recv_timeout(wait) {
@@ -171,8 +172,8 @@ fn work(
                     .map_err(|e| e.message().to_string());
                 waker.send(Event::Reply { id, result });
             }
-            Ok(Job::Delete { keys }) => {
-                deletes.extend(keys);
+            Ok(Job::Apply { path, body }) => {
+                deletes.insert(0, (path, body));
                 flush_deletes(&mut client, &mut deletes);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -232,10 +233,10 @@ fn work(
     }
 }
 
-fn flush_deletes(client: &mut Client, deletes: &mut Vec<String>) {
-    while let Some(k) = deletes.last() {
-        let body = json!({ "key": b64(k.as_bytes()) });
-        match client.call("/v3/kv/deleterange", &body) {
+/// Sends the queued fire-and-forget requests, oldest first.
+fn flush_deletes(client: &mut Client, deletes: &mut Vec<(&'static str, Value)>) {
+    while let Some((path, body)) = deletes.last() {
+        match client.call(path, body) {
             Ok(_) | Err(CallError::Rejected(_)) => {
                 deletes.pop();
             }
