@@ -17,6 +17,8 @@ const POLL_MS: i32 = 100;
 
 pub struct LostLockWatch {
     stop: Arc<AtomicBool>,
+    /// Written by `finish` to end the thread's poll at once.
+    wake: RawFd,
     lost: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -26,34 +28,54 @@ impl LostLockWatch {
     pub fn start(fd: RawFd, resource: &str) -> LostLockWatch {
         let stop = Arc::new(AtomicBool::new(false));
         let lost = Arc::new(AtomicBool::new(false));
+        // SAFETY: creating an eventfd; a failure (-1) only makes the poll time out.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         let (s, l, name) = (stop.clone(), lost.clone(), resource.to_string());
         let thread = thread::Builder::new()
             .name("flom-lock-watch".into())
-            .spawn(move || watch(fd, &name, &s, &l))
+            .spawn(move || watch(fd, wake, &name, &s, &l))
             .ok();
-        LostLockWatch { stop, lost, thread }
+        LostLockWatch {
+            stop,
+            wake,
+            lost,
+            thread,
+        }
     }
 
     /// Ends the watch; true when the lock was lost meanwhile.
     pub fn finish(mut self) -> bool {
         self.stop.store(true, Ordering::SeqCst);
+        let one: u64 = 1;
+        // SAFETY: an 8-byte write to our eventfd.
+        unsafe { libc::write(self.wake, (&one as *const u64).cast(), 8) };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // SAFETY: closing our eventfd once the thread is gone.
+        unsafe { libc::close(self.wake) };
         self.lost.load(Ordering::SeqCst)
     }
 }
 
-fn watch(fd: RawFd, resource: &str, stop: &AtomicBool, lost: &AtomicBool) {
+fn watch(fd: RawFd, wake: RawFd, resource: &str, stop: &AtomicBool, lost: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLRDHUP,
-            revents: 0,
-        };
-        // SAFETY: polling one descriptor the handle keeps open until we are joined.
-        let n = unsafe { libc::poll(&mut p, 1, POLL_MS) };
-        if n <= 0 || p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) == 0 {
+        let mut p = [
+            libc::pollfd {
+                fd,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: polling descriptors kept open until this thread is joined.
+        let n = unsafe { libc::poll(p.as_mut_ptr(), 2, POLL_MS) };
+        let hung_up = p[0].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0;
+        if n <= 0 || !hung_up {
             continue;
         }
         if stop.load(Ordering::SeqCst) {
