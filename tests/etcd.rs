@@ -396,3 +396,41 @@ fn hierarchical_paths_and_sequences_across_two_daemons() {
     assert_eq!(number(&a, "_S_tx[1]", "0"), "2");
     assert_eq!(number(&b, "_S_tx[1]", "0"), "3");
 }
+
+#[test]
+fn whole_cluster_restarted_while_a_lock_is_held() {
+    if !need_etcd("whole_cluster_restarted_while_a_lock_is_held") {
+        return;
+    }
+    let mut cluster = Cluster::start("restart");
+    let env = Env::new("etcd-restart");
+    let eps = cluster.endpoints();
+    // A TTL long enough for a restart of the whole cluster.
+    let a = Side::new(&env, "a", &eps, "10");
+    let b = Side::new(&env, "b", &eps, "10");
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let mut holder = a.hold(&["-r", "W"], &fifo, &log, "holder");
+    let w = format!("echo waiter >> {log}");
+    let mut waiter = b.spawn(&["-r", "W", "--", "sh", "-c", &w]);
+    cluster.wait_keys("/flom/r/W/", 2);
+    let down = Instant::now();
+    for i in 0..3 {
+        cluster.kill_member(i);
+    }
+    for i in 0..3 {
+        cluster.start_member(i);
+    }
+    cluster.wait_ready(Duration::from_secs(20));
+    println!("cluster back after {:?}", down.elapsed());
+    // The keys and the lease survived: the holder holds, the waiter waits.
+    cluster.wait_keys("/flom/r/W/", 2);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(holder.is_running(), "the holder lost its lock");
+    assert_eq!(lines(&log), ["holder"]);
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    waiter.wait(common::T).expect_code(0);
+    assert_eq!(lines(&log), ["holder", "holder-out", "waiter"]);
+}

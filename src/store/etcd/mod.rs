@@ -21,6 +21,7 @@ use keys::{b64, Decision, Entry, Layout};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::os::unix::io::RawFd;
+use std::time::{Duration, Instant};
 use worker::{Event, Job, Link};
 
 pub use http::Endpoint;
@@ -126,7 +127,13 @@ enum Pending {
     },
 }
 
+/// How often the queues waited for are read again whatever the watch says
+/// (a watch stream to a member cut off but not closed would be silent).
+const RECHECK: Duration = Duration::from_secs(2);
+
 pub struct EtcdStore {
+    /// When the waited queues are read again (an armed timer).
+    recheck_at: Option<Instant>,
     link: Link,
     layout: Layout,
     lease: Option<i64>,
@@ -174,6 +181,7 @@ impl EtcdStore {
             session.ttl,
         )?;
         Ok(EtcdStore {
+            recheck_at: None,
             link,
             layout: session.layout,
             lease: Some(session.lease),
@@ -582,6 +590,29 @@ impl EtcdStore {
         }
     }
 
+    fn read_waited_queues(&mut self) {
+        let mut all: Vec<String> = self
+            .clients
+            .values()
+            .filter(|l| l.state == State::Waiting)
+            .map(|l| l.res.clone())
+            .collect();
+        all.sort();
+        all.dedup();
+        for res in all {
+            self.read_queue(&res);
+        }
+    }
+
+    fn arm_recheck(&mut self, now: Now, out: &mut Vec<Action>) {
+        let waiting = self.clients.values().any(|l| l.state == State::Waiting);
+        if waiting && self.recheck_at.is_none() {
+            let at = now.instant + RECHECK;
+            self.recheck_at = Some(at);
+            out.push(Action::ArmTimer { at });
+        }
+    }
+
     fn has_waiters(&self, res: &str) -> bool {
         self.clients
             .values()
@@ -677,7 +708,13 @@ impl LockStore for EtcdStore {
         self.release(conn, true);
     }
 
-    fn timer(&mut self, _now: Now, _out: &mut Vec<Action>) {}
+    fn timer(&mut self, now: Now, out: &mut Vec<Action>) {
+        if self.recheck_at.is_some_and(|at| at <= now.instant) {
+            self.recheck_at = None;
+            self.read_waited_queues();
+            self.arm_recheck(now, out);
+        }
+    }
 
     fn is_empty(&self) -> bool {
         self.clients.is_empty() && self.pending.is_empty()
@@ -687,7 +724,7 @@ impl LockStore for EtcdStore {
         Some(self.link.fd)
     }
 
-    fn woken(&mut self, _now: Now, out: &mut Vec<Action>) {
+    fn woken(&mut self, now: Now, out: &mut Vec<Action>) {
         self.link.clear();
         while let Ok(ev) = self.link.events.try_recv() {
             match ev {
@@ -697,17 +734,7 @@ impl LockStore for EtcdStore {
                         self.read_queue(&res);
                     }
                 }
-                Event::WatchReset => {
-                    let all: Vec<String> = self
-                        .clients
-                        .values()
-                        .filter(|l| l.state == State::Waiting)
-                        .map(|l| l.res.clone())
-                        .collect();
-                    for res in all {
-                        self.read_queue(&res);
-                    }
-                }
+                Event::WatchReset => self.read_waited_queues(),
                 Event::LeaseLost(why) => {
                     crate::syslog::error(&format!(
                         "FLM031E etcd: the daemon's lease is lost ({why}): closing {} connection(s) whose locks it held",
@@ -724,5 +751,6 @@ impl LockStore for EtcdStore {
                 }
             }
         }
+        self.arm_recheck(now, out);
     }
 }
