@@ -434,3 +434,32 @@ fn whole_cluster_restarted_while_a_lock_is_held() {
     waiter.wait(common::T).expect_code(0);
     assert_eq!(lines(&log), ["holder", "holder-out", "waiter"]);
 }
+
+#[test]
+fn create_no_waits_for_the_resource_across_daemons() {
+    if !need_etcd("create_no_waits_for_the_resource_across_daemons") {
+        return;
+    }
+    let cluster = Cluster::start("incub");
+    let env = Env::new("etcd-incub");
+    let a = Side::new(&env, "a", &cluster.url(0), TTL);
+    let b = Side::new(&env, "b", &cluster.url(1), TTL);
+    let log = env.path("log");
+    // Nothing holds Z: a create=no request that cannot wait is refused.
+    b.run(&["-r", "Z", "-e", "no", "-o", "0", "--", "true"])
+        .expect_code(96);
+    let w = format!("echo late >> {log}");
+    let mut late = b.spawn(&["-r", "Z", "-e", "no", "--", "sh", "-c", &w]);
+    // It waits (no key) until the other daemon's client creates Z.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(late.is_running());
+    assert!(cluster.keys("/flom/r/Z/").is_empty());
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let mut holder = a.hold(&["-r", "Z"], &fifo, &log, "holder");
+    cluster.wait_keys("/flom/r/Z/", 2);
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    late.wait(common::T).expect_code(0);
+    assert_eq!(lines(&log), ["holder", "holder-out", "late"]);
+}

@@ -70,6 +70,8 @@ enum State {
     Waiting,
     /// Granted, claiming its set element.
     Claiming,
+    /// create=no: waiting for its resource to exist (no key yet).
+    Incubated,
     Held,
 }
 
@@ -112,6 +114,8 @@ enum Pending {
     Put { conn: ConnId, seq: u64 },
     /// A read of a queue.
     Range { res: String },
+    /// Whether the resource of a create=no request exists.
+    Exists { conn: ConnId, seq: u64 },
     /// Taking a sequence number for `conn`.
     Number {
         conn: ConnId,
@@ -231,8 +235,8 @@ impl EtcdStore {
     /// Deletes `conn`'s keys (a transactional sequence's number rolled back
     /// is recycled in the same txn); it is forgotten.
     fn release(&mut self, conn: ConnId, rollback: bool) {
-        let Some(l) = self.clients.remove(&conn) else {
-            return;
+        let Some(l) = self.clients.remove(&conn).filter(|l| !l.key.is_empty()) else {
+            return; // (create=no, still incubated: no key)
         };
         crate::trace!(
             crate::trace::LOCKER,
@@ -577,10 +581,16 @@ impl EtcdStore {
                 },
                 Ok(v),
             ) => self.on_claim_reply(conn, seq, element, key, v, out),
+            (Pending::Exists { conn, seq }, Ok(v)) => self.on_exists_reply(conn, seq, v, out),
             (Pending::Number { conn, seq, stage }, Ok(v)) => {
                 self.on_number_reply(conn, seq, stage, v, out)
             }
-            (Pending::Claim { conn, seq, .. } | Pending::Number { conn, seq, .. }, Err(why)) => {
+            (
+                Pending::Claim { conn, seq, .. }
+                | Pending::Number { conn, seq, .. }
+                | Pending::Exists { conn, seq },
+                Err(why),
+            ) => {
                 crate::syslog::error(&format!("FLM030E {why}"));
                 if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
                     self.release(conn, true);
@@ -613,6 +623,55 @@ impl EtcdStore {
         }
     }
 
+    /// Puts `conn`'s waiter key and reads its queue, in one txn.
+    fn send_put(&mut self, conn: ConnId) {
+        let (Some(lease), Some(l)) = (self.lease, self.clients.get(&conn)) else {
+            return;
+        };
+        let key = self.layout.waiter(&l.res, lease, l.seq);
+        let quantity = if l.kind.uses_quantity() {
+            l.req.quantity.max(1)
+        } else {
+            1
+        };
+        let value = keys::value(l.req.mode, quantity, &l.req.name);
+        crate::trace!(
+            crate::trace::LOCKER,
+            "etcd: connection {conn} puts {key} = {value}"
+        );
+        let range = self.range_body(&l.res);
+        let body = json!({
+            "success": [
+                { "request_put": { "key": b64(key.as_bytes()), "value": b64(value.as_bytes()), "lease": lease.to_string() } },
+                { "request_range": range },
+            ]
+        });
+        let seq = l.seq;
+        let l = self.clients.get_mut(&conn).expect("present");
+        l.key = key;
+        l.state = State::Putting;
+        self.call("/v3/kv/txn", body, Pending::Put { conn, seq });
+    }
+
+    /// A create=no request learnt whether its resource exists.
+    fn on_exists_reply(&mut self, conn: ConnId, seq: u64, v: Value, out: &mut Vec<Action>) {
+        let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
+            return;
+        };
+        if !kvs(&v).is_empty() {
+            return self.send_put(conn);
+        }
+        if l.req.wait {
+            l.state = State::Incubated;
+            l.answered = true;
+            Self::answer(out, conn, true, rc::LOCK_WAIT_RESOURCE, None);
+        } else {
+            self.clients.remove(&conn);
+            Self::answer(out, conn, true, rc::LOCK_CANT_WAIT, None);
+            out.push(Action::HalfClose { conn });
+        }
+    }
+
     fn has_waiters(&self, res: &str) -> bool {
         self.clients
             .values()
@@ -633,13 +692,15 @@ fn kvs_keys(v: &Value) -> Vec<String> {
 impl LockStore for EtcdStore {
     fn lock(&mut self, client: Client<'_>, request: LockRequest, _now: Now, out: &mut Vec<Action>) {
         let conn = client.conn;
-        let Some(lease) = self.lease else {
+        if self.lease.is_none() {
             // Between a lost lease and the next: no lock can be kept.
             crate::syslog::error("FLM030E etcd: no lease (etcd unreachable); request refused");
             out.push(Action::Close { conn });
             return;
-        };
-        let LockRequest { req, kind, .. } = request;
+        }
+        let LockRequest {
+            req, kind, create, ..
+        } = request;
         if kind == ResourceType::Timestamp {
             crate::syslog::warning(&format!(
                 "FLM033W etcd: timestamp resources ('{}') are not kept in etcd yet",
@@ -651,30 +712,12 @@ impl LockStore for EtcdStore {
         let res = keys::escape(resource::routing_key(&req.name, kind));
         let seq = self.next_seq;
         self.next_seq += 1;
-        let key = self.layout.waiter(&res, lease, seq);
-        let quantity = if kind.uses_quantity() {
-            req.quantity.max(1)
-        } else {
-            1
-        };
-        let value = keys::value(req.mode, quantity, &req.name);
-        crate::trace!(
-            crate::trace::LOCKER,
-            "etcd: connection {conn} puts {key} = {value}"
-        );
-        let range = self.range_body(&res);
-        let body = json!({
-            "success": [
-                { "request_put": { "key": b64(key.as_bytes()), "value": b64(value.as_bytes()), "lease": lease.to_string() } },
-                { "request_range": range },
-            ]
-        });
         self.clients.insert(
             conn,
             Local {
                 seq,
-                key,
-                res,
+                key: String::new(),
+                res: res.clone(),
                 req,
                 kind,
                 state: State::Putting,
@@ -684,7 +727,13 @@ impl LockStore for EtcdStore {
                 number: None,
             },
         );
-        self.call("/v3/kv/txn", body, Pending::Put { conn, seq });
+        if create {
+            self.send_put(conn);
+        } else {
+            // create=no: the resource exists when its queue has a key.
+            let body = self.range_body(&res);
+            self.call("/v3/kv/range", body, Pending::Exists { conn, seq });
+        }
     }
 
     fn unlock(
@@ -735,6 +784,17 @@ impl LockStore for EtcdStore {
                     }
                 }
                 Event::WatchReset => self.read_waited_queues(),
+                Event::Put(res) => {
+                    let born: Vec<ConnId> = self
+                        .clients
+                        .iter()
+                        .filter(|(_, l)| l.res == res && l.state == State::Incubated)
+                        .map(|(&c, _)| c)
+                        .collect();
+                    for c in born {
+                        self.send_put(c);
+                    }
+                }
                 Event::LeaseLost(why) => {
                     crate::syslog::error(&format!(
                         "FLM031E etcd: the daemon's lease is lost ({why}): closing {} connection(s) whose locks it held",

@@ -36,6 +36,8 @@ pub enum Event {
     },
     /// A key of this (escaped) resource was deleted.
     Deleted(String),
+    /// A waiter key of this (escaped) resource was put.
+    Put(String),
     /// The watch stream was (re)opened: anything may have changed meanwhile.
     WatchReset,
     /// The lease expired or could not be kept alive: every key is gone.
@@ -276,13 +278,17 @@ fn watch(mut client: Client, layout: Layout, waker: Waker, stop: Arc<AtomicBool>
                 continue;
             };
             for ev in events {
-                if ev.get("type").and_then(Value::as_str) != Some("DELETE") {
-                    continue;
-                }
+                let deleted = ev.get("type").and_then(Value::as_str) == Some("DELETE");
                 let key = ev["kv"]["key"].as_str().and_then(keys::unb64);
                 let key = key.and_then(|k| String::from_utf8(k).ok());
-                if let Some(res) = key.as_deref().and_then(|k| layout.resource_of(k)) {
+                let Some(key) = key else { continue };
+                let Some(res) = layout.resource_of(&key) else {
+                    continue;
+                };
+                if deleted {
                     waker.send(Event::Deleted(res.to_string()));
+                } else if key[layout.prefix.len()..].starts_with("r/") {
+                    waker.send(Event::Put(res.to_string()));
                 }
             }
         }
