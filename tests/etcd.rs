@@ -395,6 +395,17 @@ fn hierarchical_paths_and_sequences_across_two_daemons() {
     assert_eq!(number(&b, "_S_tx[1]", "3"), "2");
     assert_eq!(number(&a, "_S_tx[1]", "0"), "2");
     assert_eq!(number(&b, "_S_tx[1]", "0"), "3");
+
+    // Timestamps: unique across the daemons (one per grain, here 1/10 s).
+    let stamps: Vec<String> = [&a, &b, &a, &b, &a, &b]
+        .iter()
+        .map(|s| number(s, "_t_%H%M%S#f[1]", "0"))
+        .collect();
+    let mut unique = stamps.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), stamps.len(), "{stamps:?}");
+    assert!(stamps.iter().all(|t| t.len() == 8), "{stamps:?}");
 }
 
 #[test]

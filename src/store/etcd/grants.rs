@@ -6,11 +6,13 @@
 use super::keys::{self, b64};
 use super::worker::{self, Job};
 use super::{EtcdStore, Pending, State};
+use crate::locker::timestamp;
 use crate::locker::ConnId;
 use crate::rc;
 use crate::resource;
 use crate::store::Action;
 use serde_json::{json, Value};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub(super) enum NumberStage {
     /// Reading the oldest recycled number.
@@ -21,7 +23,108 @@ pub(super) enum NumberStage {
     Counter,
 }
 
+/// The stages of taking a timestamp.
+pub(super) enum StampStage {
+    /// Reading the last issued grain bucket.
+    Read,
+    /// Writing `micros`'s bucket if the key did not change meanwhile.
+    Write { micros: i64 },
+}
+
+fn wall_micros() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
 impl EtcdStore {
+    /// A timestamp for `conn`: the grain bucket of the last one issued on
+    /// the whole cluster is kept in `<prefix>t/<resource>`; a grant needs a
+    /// later bucket, written with a compare on the key's mod revision.
+    pub(super) fn take_stamp(&mut self, conn: ConnId) {
+        let Some(l) = self.clients.get(&conn) else {
+            return;
+        };
+        let seq = l.seq;
+        let k = self.layout.stamp(&l.res);
+        let body = json!({ "key": b64(k.as_bytes()) });
+        let stage = StampStage::Read;
+        self.call("/v3/kv/range", body, Pending::Stamp { conn, seq, stage });
+    }
+
+    pub(super) fn on_stamp_reply(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        stage: StampStage,
+        v: Value,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
+            return;
+        };
+        let format = resource::timestamp_format(&l.req.name).unwrap_or("");
+        let Some(grain) = timestamp::grain_micros(format) else {
+            self.clients.remove(&conn);
+            out.push(Action::Close { conn });
+            return;
+        };
+        match stage {
+            StampStage::Read => {
+                let kv = v["kvs"].as_array().and_then(|a| a.first());
+                let last: Option<i64> = kv
+                    .and_then(|kv| kv["value"].as_str())
+                    .and_then(keys::unb64)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|t| t.parse().ok());
+                let modrev = kv
+                    .and_then(|kv| worker::num(&kv["mod_revision"]))
+                    .unwrap_or(0);
+                let micros = wall_micros();
+                let bucket = micros.div_euclid(grain);
+                if let Some(last) = last.filter(|&last| bucket <= last) {
+                    // Same grain as the last grant: again at the next one.
+                    let wait_us = ((last + 1) * grain - micros).max(0) as u64;
+                    let at = now + Duration::from_micros(wait_us);
+                    self.stamp_waits.push((at, conn, seq));
+                    out.push(Action::ArmTimer { at });
+                    return;
+                }
+                let k = b64(self.layout.stamp(&l.res).as_bytes());
+                let body = json!({
+                    "compare": [{ "key": k, "target": "MOD", "result": "EQUAL", "mod_revision": modrev.to_string() }],
+                    "success": [{ "request_put": { "key": k, "value": b64(bucket.to_string().as_bytes()) } }],
+                });
+                let stage = StampStage::Write { micros };
+                self.call("/v3/kv/txn", body, Pending::Stamp { conn, seq, stage });
+            }
+            StampStage::Write { micros } => {
+                if v["succeeded"].as_bool() != Some(true) {
+                    return self.take_stamp(conn);
+                }
+                let value = timestamp::format_value(format, micros);
+                let first = !l.answered;
+                l.answered = true;
+                l.state = State::Held;
+                l.element = Some(value.clone());
+                Self::answer(out, conn, first, rc::OK, Some(value));
+            }
+        }
+    }
+
+    /// Timestamp requests whose next grain has come: try again.
+    pub(super) fn retry_stamps(&mut self, now: Instant) {
+        let (due, later): (Vec<_>, Vec<_>) = self.stamp_waits.drain(..).partition(|w| w.0 <= now);
+        self.stamp_waits = later;
+        for (_, conn, seq) in due {
+            if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                self.take_stamp(conn);
+            }
+        }
+    }
+
     /// A sequence number for `conn`: a recycled one first (transactional
     /// sequences), else the next of the counter key.
     pub(super) fn take_number(&mut self, conn: ConnId) {

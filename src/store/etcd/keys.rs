@@ -139,6 +139,10 @@ impl Layout {
     pub fn counter(&self, res: &str) -> String {
         format!("{}s/{res}", self.prefix)
     }
+    /// The last grain bucket a timestamp resource issued.
+    pub fn stamp(&self, res: &str) -> String {
+        format!("{}t/{res}", self.prefix)
+    }
     pub fn recycled(&self, res: &str) -> String {
         format!("{}q/{res}/", self.prefix)
     }

@@ -18,7 +18,7 @@ use crate::locker::{ConnId, Request};
 use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
 use crate::rc;
 use crate::resource::{self, ResourceType};
-use grants::NumberStage;
+use grants::{NumberStage, StampStage};
 use keys::{b64, Decision, Entry, Layout};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -107,6 +107,12 @@ enum Pending {
     Put { conn: ConnId, seq: u64 },
     /// A read of a queue.
     Range { res: String },
+    /// Taking a timestamp for `conn`.
+    Stamp {
+        conn: ConnId,
+        seq: u64,
+        stage: StampStage,
+    },
     /// Whether the resource of a create=no request exists.
     Exists { conn: ConnId, seq: u64 },
     /// Taking a sequence number for `conn`.
@@ -131,6 +137,8 @@ const RECHECK: Duration = Duration::from_secs(2);
 pub struct EtcdStore {
     /// When the waited queues are read again (an armed timer).
     recheck_at: Option<Instant>,
+    /// Timestamp requests waiting for the next grain: (when, conn, seq).
+    stamp_waits: Vec<(Instant, ConnId, u64)>,
     link: Link,
     layout: Layout,
     lease: Option<i64>,
@@ -179,6 +187,7 @@ impl EtcdStore {
         )?;
         Ok(EtcdStore {
             recheck_at: None,
+            stamp_waits: Vec::new(),
             link,
             layout: session.layout,
             lease: Some(session.lease),
@@ -297,6 +306,10 @@ impl EtcdStore {
                 };
                 self.call("/v3/kv/range", body, claim);
             }
+            Decision::Grant if l.kind == ResourceType::Timestamp => {
+                self.clients.get_mut(&conn).expect("present").state = State::Claiming;
+                self.take_stamp(conn);
+            }
             Decision::Grant if l.kind == ResourceType::Sequence => {
                 self.clients.get_mut(&conn).expect("present").state = State::Claiming;
                 self.take_number(conn);
@@ -391,6 +404,9 @@ impl EtcdStore {
                 },
                 Ok(v),
             ) => self.on_claim_reply(conn, seq, element, key, v, out),
+            (Pending::Stamp { conn, seq, stage }, Ok(v)) => {
+                self.on_stamp_reply(conn, seq, stage, v, Instant::now(), out)
+            }
             (Pending::Exists { conn, seq }, Ok(v)) => self.on_exists_reply(conn, seq, v, out),
             (Pending::Number { conn, seq, stage }, Ok(v)) => {
                 self.on_number_reply(conn, seq, stage, v, out)
@@ -398,6 +414,7 @@ impl EtcdStore {
             (
                 Pending::Claim { conn, seq, .. }
                 | Pending::Number { conn, seq, .. }
+                | Pending::Stamp { conn, seq, .. }
                 | Pending::Exists { conn, seq },
                 Err(why),
             ) => {
@@ -501,14 +518,6 @@ impl LockStore for EtcdStore {
         let LockRequest {
             req, kind, create, ..
         } = request;
-        if kind == ResourceType::Timestamp {
-            crate::syslog::warning(&format!(
-                "FLM033W etcd: timestamp resources ('{}') are not kept in etcd yet",
-                req.name
-            ));
-            Self::answer(out, conn, true, rc::LOCK_IMPOSSIBLE, None);
-            return;
-        }
         let res = keys::escape(resource::routing_key(&req.name, kind));
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -558,6 +567,7 @@ impl LockStore for EtcdStore {
     }
 
     fn timer(&mut self, now: Now, out: &mut Vec<Action>) {
+        self.retry_stamps(now.instant);
         if self.recheck_at.is_some_and(|at| at <= now.instant) {
             self.recheck_at = None;
             self.read_waited_queues();
