@@ -474,3 +474,26 @@ fn create_no_waits_for_the_resource_across_daemons() {
     late.wait(common::T).expect_code(0);
     assert_eq!(lines(&log), ["holder", "holder-out", "late"]);
 }
+
+#[test]
+fn immediate_shutdown_revokes_the_lease() {
+    if !need_etcd("immediate_shutdown_revokes_the_lease") {
+        return;
+    }
+    let cluster = Cluster::start("revoke");
+    let env = Env::new("etcd-revoke");
+    let a = Side::new(&env, "a", &cluster.endpoints(), "30");
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let hold = format!("echo holder >> {log}; exec cat {fifo} > /dev/null");
+    let mut holder = a.spawn(&["-r", "V", "--", "sh", "-c", &hold]);
+    wait_line(&log, "holder");
+    cluster.wait_keys("/flom/r/V/", 1);
+    run_flom(&["-s", &a.sock, "-X"]);
+    // The lease is revoked as the daemon ends: its keys go at once, not
+    // after the 30 s TTL.
+    cluster.wait_keys("/flom/r/V/", 0);
+    let out = holder.wait(common::T);
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+}

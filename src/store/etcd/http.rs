@@ -298,8 +298,14 @@ impl Client {
                     self.conn = None;
                 }
                 Err(e) => {
+                    let all: Vec<&str> = self.endpoints.iter().map(|e| e.url.as_str()).collect();
+                    let others = if all.len() > 1 {
+                        format!(" (nor any of {})", all.join(", "))
+                    } else {
+                        String::new()
+                    };
                     last = CallError::Unreachable(format!(
-                        "flom: cannot reach etcd at {url}: {e}; check [Etcd]/Endpoints and that the cluster runs"
+                        "flom: cannot reach etcd at {url}{others}: {e}; check [Etcd]/Endpoints and that the cluster runs"
                     ));
                 }
             }

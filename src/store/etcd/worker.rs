@@ -26,6 +26,9 @@ pub enum Job {
     /// POST `body` to `path` (a delete, a release txn), retried until done
     /// or the lease is gone; no reply.
     Apply { path: &'static str, body: Value },
+    /// The daemon ends: send what is queued, revoke the lease (which
+    /// deletes every key still attached to it), then say so on `done`.
+    Stop { done: Sender<()> },
 }
 
 /// What the threads tell the store.
@@ -79,9 +82,18 @@ impl Link {
     }
 }
 
+/// How long a daemon that ends waits for its lease's revocation.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
 impl Drop for Link {
     fn drop(&mut self) {
+        let (tx, rx) = mpsc::channel();
+        if self.jobs.send(Job::Stop { done: tx }).is_ok() {
+            let _ = rx.recv_timeout(STOP_WAIT);
+        }
         self.stop.store(true, Ordering::SeqCst);
+        // The eventfd stays open: the watch thread may still write to it
+        // (the daemon exits right after).
     }
 }
 
@@ -177,6 +189,14 @@ fn work(
             Ok(Job::Apply { path, body }) => {
                 deletes.insert(0, (path, body));
                 flush_deletes(&mut client, &mut deletes);
+            }
+            Ok(Job::Stop { done }) => {
+                flush_deletes(&mut client, &mut deletes);
+                if let Some(id) = lease.take() {
+                    let _ = client.call("/v3/lease/revoke", &json!({ "ID": id.to_string() }));
+                }
+                let _ = done.send(());
+                return;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
