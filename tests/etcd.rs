@@ -497,3 +497,46 @@ fn immediate_shutdown_revokes_the_lease() {
     let out = holder.wait(common::T);
     assert_eq!(out.code(), Some(99), "{}", out.describe());
 }
+
+#[test]
+fn cluster_down_then_back_a_daemon_serves_again() {
+    if !need_etcd("cluster_down_then_back_a_daemon_serves_again") {
+        return;
+    }
+    let mut cluster = Cluster::start("back");
+    let env = Env::new("etcd-back");
+    let a = Side::new(&env, "a", &cluster.endpoints(), TTL);
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let hold = format!("echo holder >> {log}; exec cat {fifo} > /dev/null");
+    let mut holder = a.spawn(&["-r", "B", "--", "sh", "-c", &hold]);
+    wait_line(&log, "holder");
+    for i in 0..3 {
+        cluster.kill_member(i);
+    }
+    // No keepalive for 3/4 of the TTL: the lease is given up, the holder told.
+    let out = holder.wait(common::T);
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert!(
+        out.stderr.contains("the lock on 'B' was lost"),
+        "{}",
+        out.describe()
+    );
+    for i in 0..3 {
+        cluster.start_member(i);
+    }
+    cluster.wait_ready(Duration::from_secs(20));
+    // The daemon takes a new lease and revokes the old one (whose key the
+    // restarted cluster kept): B is free again well before the old TTL.
+    let back = Instant::now();
+    common::wait_until(
+        Duration::from_secs(10),
+        "a lock through the daemon again",
+        || a.run(&["-r", "B", "-o", "0", "--", "true"]).code() == Some(0),
+    );
+    println!(
+        "served again {:?} after the cluster came back",
+        back.elapsed()
+    );
+}

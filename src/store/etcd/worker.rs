@@ -174,6 +174,7 @@ fn work(
     // are told before anyone else can be granted.
     let give_up = ttl_d * 3 / 4;
     let mut lease = Some(lease);
+    let mut given_up: Option<i64> = None;
     let mut last_ok = Instant::now();
     let mut next_keepalive = last_ok + period;
     let mut deletes: Vec<(&'static str, Value)> = Vec::new();
@@ -226,6 +227,9 @@ fn work(
                     }
                     Err(e) => {
                         if sent.duration_since(last_ok) >= give_up {
+                            // Given up but maybe alive in etcd (a cluster
+                            // restarted renews leases): revoked once reachable.
+                            given_up = Some(id);
                             lease = None;
                             deletes.clear();
                             waker.send(Event::LeaseLost(e.message().to_string()));
@@ -240,6 +244,13 @@ fn work(
                 };
             }
             None => {
+                if let Some(old) = given_up {
+                    let body = json!({ "ID": old.to_string() });
+                    match client.call("/v3/lease/revoke", &body) {
+                        Ok(_) | Err(CallError::Rejected(_)) => given_up = None,
+                        Err(CallError::Unreachable(_)) => {}
+                    }
+                }
                 if let Ok(id) = lease_grant(&mut client, ttl) {
                     lease = Some(id);
                     last_ok = Instant::now();
