@@ -188,6 +188,7 @@ fn quantities_and_set_elements_across_two_daemons() {
         .expect_code(99);
     release(&fifo);
     holder.wait(common::T).expect_code(0);
+    cluster.wait_keys("/flom/r/N[3]/", 0);
     b.run(&["-r", "N[3]", "-q", "3", "-o", "0", "--", "true"])
         .expect_code(0);
 
@@ -376,6 +377,8 @@ fn hierarchical_paths_and_sequences_across_two_daemons() {
         .expect_code(0);
     release(&fifo);
     holder.wait(common::T).expect_code(0);
+    // The unlock's delete is committed a moment after flom exits.
+    cluster.wait_keys("/flom/r/%2Ftop/", 0);
     b.run(&["-r", "/top", "-o", "0", "--", "true"])
         .expect_code(0);
 
