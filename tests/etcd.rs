@@ -543,3 +543,32 @@ fn cluster_down_then_back_a_daemon_serves_again() {
         back.elapsed()
     );
 }
+
+#[test]
+fn etcd_settings_from_a_config_file() {
+    // [Etcd] in a config file (-c) like the options; no etcd needed.
+    let env = Env::new("etcd-conf");
+    let port = free_port();
+    let conf = env.path("flom.conf");
+    let text = format!("[Etcd]\nEndpoints=http://127.0.0.1:{port}\nPrefix=/locks/\nLeaseTtl=5\n");
+    std::fs::write(&conf, text).unwrap();
+    let out = run_flom(&["-s", &env.sock, "-c", &conf, "--", "true"]);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "flom: cannot reach etcd at http://127.0.0.1:{port}"
+        )),
+        "{}",
+        out.describe()
+    );
+    std::fs::write(
+        &conf,
+        format!("[Etcd]\nEndpoints=http://127.0.0.1:{port}\nPrefix=locks\n"),
+    )
+    .unwrap();
+    let out = run_flom(&["-s", &env.sock, "-c", &conf, "--", "true"]);
+    assert!(
+        out.stderr.starts_with("flom: [Etcd]/Prefix 'locks' must"),
+        "{}",
+        out.describe()
+    );
+}

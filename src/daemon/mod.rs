@@ -562,7 +562,7 @@ impl Daemon {
         let now = Now::read();
         let store: Box<dyn LockStore> = match etcd {
             Some(session) => Box::new(EtcdStore::start(session).map_err(|e| {
-                crate::syslog::error(&format!("FLM030E etcd: cannot start its worker: {e}"));
+                crate::syslog::error(&format!("FLM060E etcd: cannot start its worker: {e}"));
                 crate::rc::PIPE_ERROR
             })?),
             None => Box::new(MemoryStore::new(uids.clone(), status, now)),

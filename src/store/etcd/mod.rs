@@ -339,7 +339,7 @@ impl EtcdStore {
             }
             Decision::Gone => {
                 crate::syslog::error(&format!(
-                    "FLM030E etcd: the key {} of a request is gone; closing its connection",
+                    "FLM060E etcd: the key {} of a request is gone; closing its connection",
                     l.key
                 ));
                 self.clients.remove(&conn);
@@ -362,7 +362,7 @@ impl EtcdStore {
                 self.decide(conn, &queue, out);
             }
             (Pending::Put { conn, seq }, Err(why)) => {
-                crate::syslog::error(&format!("FLM030E {why}"));
+                crate::syslog::error(&format!("FLM060E {why}"));
                 if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
                     self.release(conn, true);
                     out.push(Action::Close { conn });
@@ -385,7 +385,7 @@ impl EtcdStore {
                             self.decide(c, &queue, out);
                         }
                     }
-                    Err(why) => crate::syslog::error(&format!("FLM030E {why}")),
+                    Err(why) => crate::syslog::error(&format!("FLM060E {why}")),
                 }
                 if again || !self.has_waiters(&res) {
                     if self.has_waiters(&res) {
@@ -418,7 +418,7 @@ impl EtcdStore {
                 | Pending::Exists { conn, seq },
                 Err(why),
             ) => {
-                crate::syslog::error(&format!("FLM030E {why}"));
+                crate::syslog::error(&format!("FLM060E {why}"));
                 if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
                     self.release(conn, true);
                     out.push(Action::Close { conn });
@@ -511,7 +511,7 @@ impl LockStore for EtcdStore {
         let conn = client.conn;
         if self.lease.is_none() {
             // Between a lost lease and the next: no lock can be kept.
-            crate::syslog::error("FLM030E etcd: no lease (etcd unreachable); request refused");
+            crate::syslog::error("FLM060E etcd: no lease (etcd unreachable); request refused");
             out.push(Action::Close { conn });
             return;
         }
@@ -607,7 +607,7 @@ impl LockStore for EtcdStore {
                 }
                 Event::LeaseLost(why) => {
                     crate::syslog::error(&format!(
-                        "FLM031E etcd: the daemon's lease is lost ({why}): closing {} connection(s) whose locks it held",
+                        "FLM061E etcd: the daemon's lease is lost ({why}): closing {} connection(s) whose locks it held",
                         self.clients.len()
                     ));
                     self.lease = None;
@@ -616,7 +616,7 @@ impl LockStore for EtcdStore {
                     }
                 }
                 Event::NewLease(id) => {
-                    crate::syslog::notice(&format!("FLM032N etcd: new lease {id:x}"));
+                    crate::syslog::notice(&format!("FLM062N etcd: new lease {id:x}"));
                     self.lease = Some(id);
                 }
             }
