@@ -575,3 +575,31 @@ fn etcd_settings_from_a_config_file() {
         out.describe()
     );
 }
+
+#[test]
+fn killed_client_releases_at_once() {
+    let Some(_one) = need_etcd("killed_client_releases_at_once") else {
+        return;
+    };
+    let cluster = Cluster::start("client");
+    let env = Env::new("etcd-client");
+    // A long TTL: the release must come from the hang-up, not the lease.
+    let a = Side::new(&env, "a", &cluster.url(0), "30");
+    let b = Side::new(&env, "b", &cluster.url(1), "30");
+    let log = env.path("log");
+    let fifo = env.path("f");
+    mkfifo(&fifo);
+    let holder = a.hold(&["-r", "H"], &fifo, &log, "holder");
+    let w = format!("echo waiter >> {log}");
+    let mut waiter = b.spawn(&["-r", "H", "--", "sh", "-c", &w]);
+    cluster.wait_keys("/flom/r/H/", 2);
+    let killed = Instant::now();
+    drop(holder); // SIGKILL to flom and its command
+    waiter.wait(common::T).expect_code(0);
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_eq!(lines(&log), ["holder", "waiter"]);
+}
