@@ -6,10 +6,12 @@
 use serde_json::Value;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a connection attempt to one member may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(700);
+/// The pause between two rounds over the members (`call_until`).
+pub const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How long one request may wait for its answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -266,6 +268,28 @@ impl Client {
 
     /// POSTs `body` to `path`, trying each member once from the current one.
     pub fn call(&mut self, path: &str, body: &Value) -> Result<Value, CallError> {
+        self.call_until(path, body, Instant::now())
+    }
+
+    /// `call`, tried again every 100 ms while no member answers (an
+    /// election under way, a member restarting) until `deadline`.
+    pub fn call_until(
+        &mut self,
+        path: &str,
+        body: &Value,
+        deadline: Instant,
+    ) -> Result<Value, CallError> {
+        loop {
+            match self.call_once(path, body) {
+                Err(CallError::Unreachable(_)) if Instant::now() + RETRY_PAUSE < deadline => {
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn call_once(&mut self, path: &str, body: &Value) -> Result<Value, CallError> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let mut last = CallError::Unreachable(String::new());
         for _ in 0..self.endpoints.len() {

@@ -5,7 +5,7 @@
 //! results to the loop over a channel and wake it through an eventfd that
 //! the loop's poller watches.
 
-use super::http::{CallError, Client, Endpoint};
+use super::http::{self, CallError, Client, Endpoint};
 use super::keys::{self, b64, Layout};
 use serde_json::{json, Value};
 use std::os::unix::io::RawFd;
@@ -14,6 +14,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// How long a request is retried while no member answers.
+const RETRY_FOR: Duration = Duration::from_millis(2500);
 
 /// A request of the store.
 pub enum Job {
@@ -182,8 +185,11 @@ fn work(
         let wait = next_keepalive.saturating_duration_since(Instant::now());
         match jobs.recv_timeout(wait) {
             Ok(Job::Call { id, path, body }) => {
+                // Retried through an election, but never past the moment
+                // the lease would be given up (the keepalive must run then).
+                let deadline = (Instant::now() + RETRY_FOR).min(last_ok + give_up);
                 let result = client
-                    .call(path, &body)
+                    .call_until(path, &body, deadline)
                     .map_err(|e| e.message().to_string());
                 waker.send(Event::Reply { id, result });
             }
@@ -209,7 +215,9 @@ fn work(
         match lease {
             Some(id) => {
                 let sent = Instant::now();
-                match client.call("/v3/lease/keepalive", &json!({ "ID": id.to_string() })) {
+                let deadline = (sent + RETRY_FOR).min(last_ok + give_up);
+                let body = json!({ "ID": id.to_string() });
+                match client.call_until("/v3/lease/keepalive", &body, deadline) {
                     Ok(v) => {
                         let r = v.get("result").unwrap_or(&v);
                         if num(&r["TTL"]).unwrap_or(0) > 0 {
@@ -226,7 +234,7 @@ fn work(
                         waker.send(Event::LeaseLost(m));
                     }
                     Err(e) => {
-                        if sent.duration_since(last_ok) >= give_up {
+                        if Instant::now() + http::RETRY_PAUSE >= last_ok + give_up {
                             // Given up but maybe alive in etcd (a cluster
                             // restarted renews leases): revoked once reachable.
                             given_up = Some(id);
