@@ -150,7 +150,16 @@ pub fn start(
     let (w, eps, st) = (waker.clone(), endpoints.clone(), stop.clone());
     thread::Builder::new()
         .name("flom-etcd".into())
-        .spawn(move || work(Client::new(eps), jrx, w, lease, ttl, st))?;
+        .spawn(move || {
+            let alarm = w.clone();
+            let run =
+                std::panic::AssertUnwindSafe(|| work(Client::new(eps), jrx, w, lease, ttl, st));
+            if std::panic::catch_unwind(run).is_err() {
+                // No more keepalives: the store closes what the lease held
+                // and refuses requests from now on.
+                alarm.send(Event::LeaseLost("the etcd worker thread failed".into()));
+            }
+        })?;
     let st = stop.clone();
     thread::Builder::new()
         .name("flom-etcd-watch".into())
