@@ -104,12 +104,16 @@ impl Drop for Link {
 /// daemon detaches), which names the endpoint when the cluster is not there.
 pub fn grant_lease(endpoints: &[Endpoint], ttl: i64) -> Result<i64, String> {
     let mut client = Client::new(endpoints.to_vec());
-    lease_grant(&mut client, ttl)
+    // A cluster starting or electing a leader: tried again for a while.
+    lease_grant(&mut client, ttl, Instant::now() + START_RETRY_FOR)
 }
 
-fn lease_grant(client: &mut Client, ttl: i64) -> Result<i64, String> {
+/// How long the start-up lease grant is tried while no member answers.
+const START_RETRY_FOR: Duration = Duration::from_secs(2);
+
+fn lease_grant(client: &mut Client, ttl: i64, deadline: Instant) -> Result<i64, String> {
     let v = client
-        .call("/v3/lease/grant", &json!({ "TTL": ttl }))
+        .call_until("/v3/lease/grant", &json!({ "TTL": ttl }), deadline)
         .map_err(|e| e.message().to_string())?;
     num(&v["ID"]).filter(|&id| id != 0).ok_or_else(|| {
         format!(
@@ -268,7 +272,7 @@ fn work(
                         Err(CallError::Unreachable(_)) => {}
                     }
                 }
-                if let Ok(id) = lease_grant(&mut client, ttl) {
+                if let Ok(id) = lease_grant(&mut client, ttl, Instant::now()) {
                     lease = Some(id);
                     last_ok = Instant::now();
                     waker.send(Event::NewLease(id));
