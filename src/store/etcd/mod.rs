@@ -431,7 +431,7 @@ impl EtcdStore {
         let mut all: Vec<String> = self
             .clients
             .values()
-            .filter(|l| l.state == State::Waiting)
+            .filter(|l| matches!(l.state, State::Waiting | State::Putting))
             .map(|l| l.res.clone())
             .collect();
         all.sort();
@@ -589,7 +589,13 @@ impl LockStore for EtcdStore {
             match ev {
                 Event::Reply { id, result } => self.on_reply(id, result, out),
                 Event::Deleted(res) => {
-                    if self.has_waiters(&res) {
+                    // A request whose put is under way may have read the
+                    // queue before this delete: read it again after the put
+                    // (the worker answers in order).
+                    let concerned = self.clients.values().any(|l| {
+                        l.res == res && matches!(l.state, State::Waiting | State::Putting)
+                    });
+                    if concerned {
                         self.read_queue(&res);
                     }
                 }
