@@ -13,6 +13,7 @@ __flom_takes_arg()
             --discovery-timeout | --discovery-ttl | --tcp-keepalive-time | \
             --tcp-keepalive-intvl | --tcp-keepalive-probes | --tls-certificate | \
             --tls-private-key | --tls-ca-certificate | --tls-check-peer-id | \
+            --etcd-endpoints | --etcd-prefix | --etcd-lease-ttl | \
             --ignore-signal | --daemon-trace-file | --command-trace-file | \
             --append-trace-file | --debug-feature | --service-lifespan | --socket-access | \
             --daemon-owner | --request-timeout | --restrict-tcp-shutdown)
@@ -124,6 +125,7 @@ _flom()
             --discovery-ttl= --tcp-keepalive-time= --tcp-keepalive-intvl=
             --tcp-keepalive-probes= --tls-certificate= --tls-private-key=
             --tls-ca-certificate= --tls-check-peer-id= --ignore-signal=
+            --etcd-endpoints= --etcd-prefix= --etcd-lease-ttl=
             --signal-list --daemon-trace-file= --command-trace-file=
             --append-trace-file= --quiesce-exit --immediate-exit --unique-id
             --debug-feature= --strict-fifo --foreground-daemon --service-lifespan= --status --json --fencing

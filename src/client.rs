@@ -9,6 +9,7 @@ use crate::error::{exit_status, FlomError, Outcome};
 use crate::exec;
 use crate::explain;
 use crate::handle::{FlomHandle, HandleState};
+use crate::lost_lock::LostLockWatch;
 use crate::report;
 use std::io::{self, Write};
 
@@ -78,7 +79,16 @@ pub fn run(config: &Config, command: &[String]) -> Outcome {
         argv[0],
         argv.len() - 1
     );
+    // A lock kept in etcd can be lost while the command runs (lease lost).
+    let watch = match (&config.etcd_endpoints, handle.connection_fd()) {
+        (Some(_), Some(fd)) => Some(LostLockWatch::start(fd, &config.resource_name)),
+        _ => None,
+    };
     let ran = Outcome::Command(exec::run_command(&argv, &config.ignored_signals, token));
+    if watch.is_some_and(LostLockWatch::finish) {
+        let _ = handle.disconnect();
+        return Outcome::Command(exec::Ending::Unknown); // exit status 99
+    }
     let rollback = exit_status(&ran) != 0;
     crate::trace!(
         crate::trace::CLIENT,

@@ -25,6 +25,8 @@ pub const DEFAULT_DISCOVERY_ATTEMPTS: i32 = 2;
 pub const DEFAULT_DISCOVERY_TIMEOUT_MS: i32 = 500;
 pub const DEFAULT_DISCOVERY_TTL: i32 = 1;
 pub const DEFAULT_TCP_KEEPALIVE_TIME: i32 = 60;
+/// The etcd lease TTL in seconds (`[Etcd]/LeaseTtl`).
+pub const DEFAULT_ETCD_LEASE_TTL: i32 = 10;
 pub const DEFAULT_TCP_KEEPALIVE_INTVL: i32 = 10;
 pub const DEFAULT_TCP_KEEPALIVE_PROBES: i32 = 6;
 /// Size of `sun_path`: a socket name must be strictly shorter than this.
@@ -90,6 +92,13 @@ pub struct Config {
     pub daemon_owner: Option<String>,
     pub restrict_tcp_shutdown: bool,
     pub request_timeout: i32,
+    // [Etcd]: locks kept in etcd (store::etcd)
+    /// Comma-separated endpoint URLs; set: the daemon keeps its locks in etcd.
+    pub etcd_endpoints: Option<String>,
+    /// Key prefix (None: `/flom/`).
+    pub etcd_prefix: Option<String>,
+    /// Lease TTL in seconds.
+    pub etcd_lease_ttl: i32,
 }
 
 impl Default for Config {
@@ -133,6 +142,9 @@ impl Default for Config {
             daemon_owner: None,
             restrict_tcp_shutdown: false,
             request_timeout: 0,
+            etcd_endpoints: None,
+            etcd_prefix: None,
+            etcd_lease_ttl: DEFAULT_ETCD_LEASE_TTL,
         };
         for setting in options::all() {
             setting.reset(&mut c);

@@ -22,6 +22,11 @@ extern "C" fn forward_signal(sig: libc::c_int) {
     }
 }
 
+/// The pid of the command now running, 0 when none (`lost_lock` signals it).
+pub fn running_child() -> i32 {
+    CHILD_PID.load(Ordering::SeqCst)
+}
+
 fn set_disposition(sig: i32, handler: libc::sighandler_t) -> libc::sigaction {
     // SAFETY: installing a disposition for our own process; `old` receives the previous one.
     unsafe {

@@ -15,6 +15,7 @@ pub mod handle;
 pub mod help_sections;
 pub mod keyfile;
 pub mod locker;
+pub mod lost_lock;
 pub mod net;
 pub mod options;
 pub mod poller;

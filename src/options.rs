@@ -17,8 +17,8 @@ use std::path::Path;
 
 use crate::config::{
     Config, DEFAULT_DISCOVERY_ATTEMPTS, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TTL,
-    DEFAULT_LIFESPAN_MS, DEFAULT_PORT, DEFAULT_TCP_KEEPALIVE_INTVL, DEFAULT_TCP_KEEPALIVE_PROBES,
-    DEFAULT_TCP_KEEPALIVE_TIME,
+    DEFAULT_ETCD_LEASE_TTL, DEFAULT_LIFESPAN_MS, DEFAULT_PORT, DEFAULT_TCP_KEEPALIVE_INTVL,
+    DEFAULT_TCP_KEEPALIVE_PROBES, DEFAULT_TCP_KEEPALIVE_TIME,
 };
 use crate::resource::{LockMode, DEFAULT_RESOURCE_NAME};
 use crate::values::{
@@ -486,7 +486,39 @@ static SERVICE_SETTINGS: &[Setting] = &[
 ];
 
 /// Locks kept in etcd ([Etcd] group).
-static ETCD_SETTINGS: &[Setting] = &[];
+static ETCD_SETTINGS: &[Setting] = &[
+    setting(
+        "",
+        "etcd-endpoints",
+        "URL[,URL...]",
+        "Keep the daemon's locks in this etcd cluster (v3 JSON gateway URLs)",
+        ("Etcd", "Endpoints"),
+        Kind::Text(TextCheck::Any, slot!(etcd_endpoints)),
+        CLine::NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "etcd-prefix",
+        "PREFIX",
+        "Key prefix of the lock space in etcd (default /flom/)",
+        ("Etcd", "Prefix"),
+        Kind::Text(TextCheck::Any, slot!(etcd_prefix)),
+        CLine::NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "etcd-lease-ttl",
+        "SECONDS",
+        "TTL of the daemon's etcd lease: a daemon cut off loses its locks after it",
+        ("Etcd", "LeaseTtl"),
+        Kind::Int(
+            IntRule::AbsAtLeastOne,
+            DEFAULT_ETCD_LEASE_TTL,
+            slot!(etcd_lease_ttl),
+        ),
+        CLine::InvalidOnStderr,
+    ),
+];
 
 /// The order in which C FLoM applies the command line over the config files
 /// (it decides which bad value is reported first), by long name.

@@ -33,6 +33,7 @@ use crate::poller::{Event, Poller, Token, READABLE, WRITABLE};
 use crate::protocol::{self, ParseError};
 use crate::slab::Slab;
 use crate::status::Status;
+use crate::store::etcd::{EtcdStore, Session as EtcdSession};
 use crate::store::{Action, Client, LockStore, MemoryStore, Now, Uids};
 use crate::tls::{self, Progress, Role, TlsContext, Transport};
 use crate::vfs::Vfs;
@@ -54,7 +55,9 @@ mod token {
     pub const LISTENERS: std::ops::Range<Token> = 1..9;
     /// The multicast discovery responder.
     pub const DISCOVERY: Token = 9;
-    /// Connections, `CONNS + id` for connection `id` (10..16 unused).
+    /// The lock store's own descriptor (etcd worker's eventfd).
+    pub const STORE: Token = 10;
+    /// Connections, `CONNS + id` for connection `id` (11..16 unused).
     pub const CONNS: Token = 16;
 }
 
@@ -63,6 +66,7 @@ enum Source {
     Signal,
     Listener(usize),
     Discovery,
+    Store,
     Conn(usize),
 }
 
@@ -70,9 +74,10 @@ fn source(t: Token) -> Source {
     match t {
         token::SIGNAL => Source::Signal,
         token::DISCOVERY => Source::Discovery,
+        token::STORE => Source::Store,
         t if token::LISTENERS.contains(&t) => Source::Listener(t - token::LISTENERS.start),
         t if t >= token::CONNS => Source::Conn(t - token::CONNS),
-        // 10..16: never registered.
+        // 11..16: never registered.
         _ => Source::Signal,
     }
 }
@@ -169,6 +174,12 @@ impl Daemon {
             Source::Signal => self.stop |= process::stop_signalled(self.signal_read),
             Source::Discovery => self.listeners.answer_discovery(&mut self.out),
             Source::Listener(i) => self.on_accept(i, now),
+            Source::Store => {
+                let mut actions = std::mem::take(&mut self.actions);
+                self.store.woken(now, &mut actions);
+                self.apply(&mut actions);
+                self.actions = actions;
+            }
             Source::Conn(id) => {
                 if self.conns.get(id).is_some_and(Conn::handshaking) {
                     self.drive_handshake(id, now);
@@ -656,13 +667,17 @@ impl Daemon {
 
     /// Creates the listeners (and the single-daemon guard), the signal pipe
     /// and the VFS; Err(rc) if the daemon cannot serve.
-    pub fn new(config: &Config) -> Result<Daemon, i32> {
-        Self::with_listeners(config, Vec::new())
+    pub fn new(config: &Config, etcd: Option<EtcdSession>) -> Result<Daemon, i32> {
+        Self::with_listeners(config, Vec::new(), etcd)
     }
 
     /// `new`, serving `inherited` (socket activation) instead of the
     /// listeners of the configuration when there are any.
-    fn with_listeners(config: &Config, inherited: Vec<net::Listener>) -> Result<Daemon, i32> {
+    fn with_listeners(
+        config: &Config,
+        inherited: Vec<net::Listener>,
+        etcd: Option<EtcdSession>,
+    ) -> Result<Daemon, i32> {
         let uids = Uids::default();
         let mut poller = Poller::new().map_err(|_| crate::rc::LISTEN_ERROR)?;
         let listeners = if inherited.is_empty() {
@@ -694,6 +709,26 @@ impl Daemon {
             e.rc
         })?;
         let now = Now::read();
+        let store: Box<dyn LockStore> = match etcd {
+            Some(session) => Box::new(EtcdStore::start(session).map_err(|e| {
+                crate::syslog::error(&format!("FLM060E etcd: cannot start its worker: {e}"));
+                crate::rc::PIPE_ERROR
+            })?),
+            None => Box::new(
+                MemoryStore::new(uids.clone(), status, now).with_queue_order(
+                    if config.strict_fifo {
+                        QueueOrder::StrictFifo
+                    } else {
+                        QueueOrder::PassCompatible
+                    },
+                ),
+            ),
+        };
+        if let Some(fd) = store.wake_fd() {
+            poller
+                .register(fd, token::STORE, READABLE)
+                .map_err(register_error)?;
+        }
         Ok(Daemon {
             peerid: crate::config::unique_id(),
             tls,
@@ -709,15 +744,7 @@ impl Daemon {
                 intvl_s: config.tcp_keepalive_intvl,
                 probes: config.tcp_keepalive_probes,
             },
-            store: Box::new(
-                MemoryStore::new(uids.clone(), status, now).with_queue_order(
-                    if config.strict_fifo {
-                        QueueOrder::StrictFifo
-                    } else {
-                        QueueOrder::PassCompatible
-                    },
-                ),
-            ),
+            store,
             uids,
             conns: Slab::default(),
             timers: BinaryHeap::new(),

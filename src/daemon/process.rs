@@ -173,6 +173,21 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         libc::chdir(c"/".as_ptr());
         libc::umask(0);
     }
+    // etcd is asked for a lease while stderr is still the starting
+    // client's, so that an unreachable cluster is told there.
+    let etcd = match crate::store::etcd::Session::open(config) {
+        Ok(s) => s,
+        Err(sentence) => {
+            eprintln!("{sentence}");
+            let bytes = rc::DAEMON_NOT_STARTED.to_ne_bytes();
+            // SAFETY: writing 4 bytes to the readiness pipe, then closing it.
+            unsafe {
+                libc::write(ready_pipe, bytes.as_ptr().cast(), 4);
+                libc::close(ready_pipe);
+            }
+            return 1;
+        }
+    };
     crate::trace::forget_destination();
     detach_descriptors(ready_pipe);
     crate::syslog::open();
@@ -183,7 +198,7 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         crate::syslog::error(&format!("FLM029E {why}"));
     }
     let _ = crate::net::raise_fd_limit();
-    let result = Daemon::new(config);
+    let result = Daemon::new(config, etcd);
     let start_rc = match &result {
         Ok(_) => 0,
         Err(rc) => *rc,

@@ -61,7 +61,11 @@ pub fn run(config: &Config) -> Outcome {
         Err(sentence) => return failed(sentence),
     };
     let activated = !inherited.is_empty();
-    let mut daemon = match Daemon::with_listeners(&config, inherited) {
+    let etcd = match crate::store::etcd::Session::open(&config) {
+        Ok(s) => s,
+        Err(sentence) => return failed(sentence),
+    };
+    let mut daemon = match Daemon::with_listeners(&config, inherited, etcd) {
         Ok(d) => d,
         Err(code) => return failed(start_failure(&config, code)),
     };

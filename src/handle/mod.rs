@@ -111,6 +111,12 @@ impl FlomHandle {
         }
     }
 
+    /// The descriptor of the connection to the daemon, when connected.
+    pub fn connection_fd(&self) -> Option<std::os::unix::io::RawFd> {
+        use std::os::unix::io::AsRawFd;
+        self.conn.as_ref().map(|c| c.as_raw_fd())
+    }
+
     pub fn state(&self) -> HandleState {
         self.state
     }

@@ -5,12 +5,14 @@
 //! never looks inside. `memory::MemoryStore` (the in-memory lockers) is the
 //! first implementation.
 
+pub mod etcd;
 pub mod memory;
 
 use crate::locker::{ConnId, Request};
 use crate::resource::ResourceType;
 use crate::snapshot::Snapshot;
 use std::cell::Cell;
+use std::os::unix::io::RawFd;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
@@ -115,4 +117,11 @@ pub trait LockStore {
     /// grant of a resource gets a token above all earlier ones of that
     /// resource, for the daemon's life (`--fencing`).
     fn fencing_token(&self, conn: ConnId) -> Option<u64>;
+    /// A descriptor the loop watches for the store (etcd: the worker's
+    /// eventfd); when it is readable the loop calls `woken`.
+    fn wake_fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// The descriptor of `wake_fd` is readable.
+    fn woken(&mut self, _now: Now, _out: &mut Vec<Action>) {}
 }

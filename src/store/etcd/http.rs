@@ -1,0 +1,372 @@
+//! The HTTP/1.1 side of the etcd conversation: JSON POSTs to the v3 gateway
+//! over blocking `TcpStream`s with timeouts, one kept-alive connection at a
+//! time, failing over along the endpoint list; and the chunked streaming
+//! body a `/v3/watch` answers with. Used only by the worker threads.
+
+use serde_json::Value;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// How long a connection attempt to one member may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(700);
+/// The pause between two rounds over the members (`call_until`).
+pub const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long one request may wait for its answer.
+const IO_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One member of the endpoint list.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// As configured (`http://127.0.0.1:2379`): what messages name.
+    pub url: String,
+    /// `host:port` for the Host header.
+    host: String,
+}
+
+/// Parses `URL[,URL...]`; only `http://` (or a bare `host:port`) is served.
+pub fn parse_endpoints(list: &str) -> Result<Vec<Endpoint>, String> {
+    let mut out = Vec::new();
+    for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        if url.starts_with("https://") {
+            return Err(format!(
+                "flom: etcd endpoint '{url}': https is not supported; use an http:// URL of the cluster's client port"
+            ));
+        }
+        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let host = rest.trim_end_matches('/');
+        if host.is_empty() || host.contains('/') || !host.contains(':') {
+            return Err(format!(
+                "flom: etcd endpoint '{url}' is not a URL like http://HOST:PORT; check [Etcd]/Endpoints"
+            ));
+        }
+        out.push(Endpoint {
+            url: url.to_string(),
+            host: host.to_string(),
+        });
+    }
+    if out.is_empty() {
+        return Err(
+            "flom: [Etcd]/Endpoints is empty; give one or more http://HOST:PORT URLs".into(),
+        );
+    }
+    Ok(out)
+}
+
+fn connect(ep: &Endpoint) -> io::Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = ep.host.to_socket_addrs()?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                s.set_read_timeout(Some(IO_TIMEOUT))?;
+                s.set_write_timeout(Some(IO_TIMEOUT))?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn send_request(s: &mut TcpStream, ep: &Endpoint, path: &str, body: &[u8]) -> io::Result<()> {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        ep.host,
+        body.len()
+    );
+    let mut buf = head.into_bytes();
+    buf.extend_from_slice(body);
+    s.write_all(&buf)
+}
+
+fn bad(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+}
+
+/// Reads a status line and headers: (status, chunked, content length).
+fn read_head<R: BufRead>(r: &mut R) -> io::Result<(u16, bool, Option<usize>)> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
+    }
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("not an HTTP answer"))?;
+    let (mut chunked, mut length) = (false, None);
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            } else if k.eq_ignore_ascii_case("content-length") {
+                length = v.parse().ok();
+            }
+        }
+    }
+    Ok((status, chunked, length))
+}
+
+/// A chunked body as a `Read` (ends at the last chunk).
+pub struct Chunked<R> {
+    inner: R,
+    left: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Chunked<R> {
+    fn new(inner: R) -> Self {
+        Chunked {
+            inner,
+            left: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.left == 0 {
+            if self.done {
+                return Ok(0);
+            }
+            let mut line = String::new();
+            if self.inner.read_line(&mut line)? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "stream closed",
+                ));
+            }
+            let l = line.trim();
+            if l.is_empty() {
+                continue; // the CRLF after a chunk
+            }
+            let size = usize::from_str_radix(l.split(';').next().unwrap_or(""), 16)
+                .map_err(|_| bad("bad chunk size"))?;
+            if size == 0 {
+                // Trailers up to the empty line.
+                loop {
+                    line.clear();
+                    if self.inner.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                }
+                self.done = true;
+                return Ok(0);
+            }
+            self.left = size;
+        }
+        let n = out.len().min(self.left);
+        let got = self.inner.read(&mut out[..n])?;
+        if got == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "stream closed",
+            ));
+        }
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+fn read_body<R: BufRead>(r: &mut R, chunked: bool, length: Option<usize>) -> io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if chunked {
+        Chunked::new(&mut *r).read_to_end(&mut body)?;
+    } else if let Some(n) = length {
+        body.resize(n, 0);
+        r.read_exact(&mut body)?;
+    } else {
+        r.read_to_end(&mut body)?;
+    }
+    Ok(body)
+}
+
+/// What a failed call says.
+#[derive(Debug)]
+pub enum CallError {
+    /// No member answered (the message names the last one tried).
+    Unreachable(String),
+    /// A member answered with an error (named in the message).
+    Rejected(String),
+}
+
+impl CallError {
+    pub fn message(&self) -> &str {
+        match self {
+            CallError::Unreachable(m) | CallError::Rejected(m) => m,
+        }
+    }
+}
+
+/// The JSON client of one worker: a kept-alive connection to the member
+/// that last answered, failing over to the next on errors.
+pub struct Client {
+    endpoints: Vec<Endpoint>,
+    current: usize,
+    conn: Option<BufReader<TcpStream>>,
+}
+
+impl Client {
+    pub fn new(endpoints: Vec<Endpoint>) -> Client {
+        Client {
+            endpoints,
+            current: 0,
+            conn: None,
+        }
+    }
+
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    fn once(&mut self, path: &str, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
+        let ep = self.endpoints[self.current].clone();
+        let reused = self.conn.is_some();
+        if self.conn.is_none() {
+            self.conn = Some(BufReader::new(connect(&ep)?));
+        }
+        let r = self.conn.as_mut().expect("connected");
+        let result = send_request(r.get_mut(), &ep, path, body)
+            .and_then(|_| read_head(r))
+            .and_then(|(status, chunked, len)| Ok((status, read_body(r, chunked, len)?)));
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.conn = None;
+                if reused {
+                    // A kept-alive connection the member closed: once more, fresh.
+                    let mut s = BufReader::new(connect(&ep)?);
+                    send_request(s.get_mut(), &ep, path, body)?;
+                    let (status, chunked, len) = read_head(&mut s)?;
+                    let b = read_body(&mut s, chunked, len)?;
+                    self.conn = Some(s);
+                    Ok((status, b))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// POSTs `body` to `path`, trying each member once from the current one.
+    pub fn call(&mut self, path: &str, body: &Value) -> Result<Value, CallError> {
+        self.call_until(path, body, Instant::now())
+    }
+
+    /// `call`, tried again every 100 ms while no member answers (an
+    /// election under way, a member restarting) until `deadline`.
+    pub fn call_until(
+        &mut self,
+        path: &str,
+        body: &Value,
+        deadline: Instant,
+    ) -> Result<Value, CallError> {
+        loop {
+            match self.call_once(path, body) {
+                Err(CallError::Unreachable(_)) if Instant::now() + RETRY_PAUSE < deadline => {
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn call_once(&mut self, path: &str, body: &Value) -> Result<Value, CallError> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut last = CallError::Unreachable(String::new());
+        for _ in 0..self.endpoints.len() {
+            let url = self.endpoints[self.current].url.clone();
+            match self.once(path, &bytes) {
+                Ok((200, b)) => match serde_json::from_slice::<Value>(&b) {
+                    Ok(v) => return Ok(v),
+                    Err(_) => {
+                        last = CallError::Rejected(format!(
+                            "flom: etcd at {url} answered {path} with something that is not JSON; is it an etcd v3 client URL?"
+                        ))
+                    }
+                },
+                Ok((status, b)) => {
+                    let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+                    let why = v
+                        .get("error")
+                        .or_else(|| v.get("message"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| String::from_utf8_lossy(&b).trim().to_string());
+                    let msg = format!("flom: etcd at {url} rejected {path} (HTTP {status}): {why}");
+                    // Unavailable members (no leader, shutting down): try the next.
+                    if status >= 500 && !why.contains("requested lease not found") {
+                        last = CallError::Unreachable(msg);
+                    } else {
+                        self.conn = None;
+                        return Err(CallError::Rejected(msg));
+                    }
+                    self.conn = None;
+                }
+                Err(e) => {
+                    let all: Vec<&str> = self.endpoints.iter().map(|e| e.url.as_str()).collect();
+                    let others = if all.len() > 1 {
+                        format!(" (nor any of {})", all.join(", "))
+                    } else {
+                        String::new()
+                    };
+                    last = CallError::Unreachable(format!(
+                        "flom: cannot reach etcd at {url}{others}: {e}; check [Etcd]/Endpoints and that the cluster runs"
+                    ));
+                }
+            }
+            self.current = (self.current + 1) % self.endpoints.len();
+        }
+        Err(last)
+    }
+
+    /// Opens a watch stream on the current member (next ones on failure):
+    /// the returned reader yields the JSON messages of the stream.
+    pub fn open_stream(
+        &mut self,
+        path: &str,
+        body: &Value,
+    ) -> Result<Chunked<BufReader<TcpStream>>, String> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut last = String::new();
+        for _ in 0..self.endpoints.len() {
+            let ep = self.endpoints[self.current].clone();
+            let attempt = (|| -> io::Result<Chunked<BufReader<TcpStream>>> {
+                let mut s = connect(&ep)?;
+                send_request(&mut s, &ep, path, &bytes)?;
+                // A watch is quiet while nothing changes: no read timeout.
+                s.set_read_timeout(None)?;
+                let mut r = BufReader::new(s);
+                let (status, chunked, _) = read_head(&mut r)?;
+                if status != 200 || !chunked {
+                    return Err(bad(&format!("HTTP {status}")));
+                }
+                Ok(Chunked::new(r))
+            })();
+            match attempt {
+                Ok(c) => return Ok(c),
+                Err(e) => last = format!("flom: cannot watch etcd at {}: {e}", ep.url),
+            }
+            self.current = (self.current + 1) % self.endpoints.len();
+        }
+        Err(last)
+    }
+}

@@ -1,0 +1,694 @@
+//! The etcd lock store: the daemon's locks kept in an etcd v3 cluster, so
+//! that any number of daemons pointing at it form one lock space and a
+//! dead daemon's locks go with its lease. Each request becomes a waiter key
+//! (see `keys`) attached to the daemon's lease; grants are decided from the
+//! resource's queue as etcd holds it. The etcd conversation runs in the
+//! threads of `worker`; this side is a state machine driven by the loop
+//! (lock / unlock / disconnect events, and the worker's results when the
+//! eventfd wakes the loop).
+
+mod grants;
+mod http;
+mod keys;
+mod worker;
+
+use super::{Action, Client, LockRequest, LockStore, Now};
+use crate::config::Config;
+use crate::locker::{ConnId, Request};
+use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
+use crate::rc;
+use crate::resource::{self, ResourceType};
+use crate::snapshot::{Entry as SnapshotEntry, Incubated, Peer, ResourceState, Snapshot};
+use grants::{NumberStage, StampStage};
+use keys::{b64, Decision, Entry, Layout};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::os::unix::io::RawFd;
+use std::time::{Duration, Instant};
+use worker::{Event, Job, Link};
+
+pub use http::Endpoint;
+
+/// What the daemon's start checked: the cluster answered and granted a lease.
+pub struct Session {
+    endpoints: Vec<Endpoint>,
+    layout: Layout,
+    lease: i64,
+    ttl: i64,
+}
+
+impl Session {
+    /// Parses the [Etcd] settings and grants the daemon's lease (blocking:
+    /// called once at start, before the daemon detaches, so that a failure
+    /// is told on the starting client's stderr). Err: the `flom: ` sentence.
+    pub fn open(config: &Config) -> Result<Option<Session>, String> {
+        let Some(list) = config.etcd_endpoints.as_deref() else {
+            return Ok(None);
+        };
+        let endpoints = http::parse_endpoints(list)?;
+        let prefix = config
+            .etcd_prefix
+            .clone()
+            .unwrap_or_else(|| "/flom/".into());
+        if prefix.is_empty() || !prefix.ends_with('/') {
+            return Err(format!(
+                "flom: [Etcd]/Prefix '{prefix}' must be a key prefix ending with '/' (e.g. /flom/)"
+            ));
+        }
+        let ttl = i64::from(config.etcd_lease_ttl.max(1));
+        let lease = worker::grant_lease(&endpoints, ttl)?;
+        Ok(Some(Session {
+            endpoints,
+            layout: Layout { prefix },
+            lease,
+            ttl,
+        }))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// The key's put (and first read of the queue) is under way.
+    Putting,
+    Waiting,
+    /// Granted, claiming its set element.
+    Claiming,
+    /// create=no: waiting for its resource to exist (no key yet).
+    Incubated,
+    Held,
+}
+
+struct Local {
+    seq: u64,
+    key: String,
+    /// Escaped routing key.
+    res: String,
+    req: Request,
+    kind: ResourceType,
+    state: State,
+    /// The first answer (granted, enqueued, …) was sent.
+    answered: bool,
+    element: Option<String>,
+    /// Its element key, once claimed.
+    element_key: Option<String>,
+    /// Its sequence number, once taken.
+    number: Option<u64>,
+    /// When the request arrived (for `--status`).
+    since: std::time::SystemTime,
+}
+
+/// Reads of a resource's queue: at most one under way, one more when
+/// something changed meanwhile.
+#[derive(Default)]
+struct Queue {
+    reading: bool,
+    dirty: bool,
+}
+
+enum Pending {
+    /// The put and first read of request `seq` of `conn`.
+    Put { conn: ConnId, seq: u64 },
+    /// A read of a queue.
+    Range { res: String },
+    /// Taking a timestamp for `conn`.
+    Stamp {
+        conn: ConnId,
+        seq: u64,
+        stage: StampStage,
+    },
+    /// Whether the resource of a create=no request exists.
+    Exists { conn: ConnId, seq: u64 },
+    /// Taking a sequence number for `conn`.
+    Number {
+        conn: ConnId,
+        seq: u64,
+        stage: NumberStage,
+    },
+    /// Claiming a set element for `conn`.
+    Claim {
+        conn: ConnId,
+        seq: u64,
+        element: String,
+        key: String,
+    },
+}
+
+/// How often the queues waited for are read again whatever the watch says
+/// (a watch stream to a member cut off but not closed would be silent).
+const RECHECK: Duration = Duration::from_secs(2);
+
+pub struct EtcdStore {
+    /// When the waited queues are read again (an armed timer).
+    recheck_at: Option<Instant>,
+    /// Timestamp requests waiting for the next grain: (when, conn, seq).
+    stamp_waits: Vec<(Instant, ConnId, u64)>,
+    link: Link,
+    layout: Layout,
+    lease: Option<i64>,
+    clients: HashMap<ConnId, Local>,
+    queues: HashMap<String, Queue>,
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
+    next_seq: u64,
+}
+
+fn kvs(v: &Value) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for kv in v.get("kvs").and_then(Value::as_array).into_iter().flatten() {
+        let key = kv["key"].as_str().and_then(keys::unb64);
+        let val = kv
+            .get("value")
+            .and_then(Value::as_str)
+            .and_then(keys::unb64)
+            .unwrap_or_default();
+        let (Some(key), Some((mode, quantity, name))) = (
+            key.and_then(|k| String::from_utf8(k).ok()),
+            std::str::from_utf8(&val).ok().and_then(keys::parse_value),
+        ) else {
+            continue;
+        };
+        out.push(Entry {
+            key,
+            mode,
+            quantity,
+            name,
+            create_revision: worker::num(&kv["create_revision"]).unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|e| e.create_revision);
+    out
+}
+
+impl EtcdStore {
+    /// Starts the worker threads of `session`.
+    pub fn start(session: Session) -> std::io::Result<EtcdStore> {
+        let link = worker::start(
+            session.endpoints,
+            session.layout.clone(),
+            session.lease,
+            session.ttl,
+        )?;
+        Ok(EtcdStore {
+            recheck_at: None,
+            stamp_waits: Vec::new(),
+            link,
+            layout: session.layout,
+            lease: Some(session.lease),
+            clients: HashMap::new(),
+            queues: HashMap::new(),
+            pending: HashMap::new(),
+            next_id: 1,
+            next_seq: 1,
+        })
+    }
+
+    fn call(&mut self, path: &'static str, body: Value, what: Pending) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, what);
+        let _ = self.link.jobs.send(Job::Call { id, path, body });
+    }
+
+    fn range_body(&self, res: &str) -> Value {
+        let q = self.layout.queue(res);
+        json!({
+            "key": b64(q.as_bytes()),
+            "range_end": b64(&keys::prefix_end(&q)),
+            "sort_order": "ASCEND",
+            "sort_target": "CREATE",
+        })
+    }
+
+    fn read_queue(&mut self, res: &str) {
+        let q = self.queues.entry(res.to_string()).or_default();
+        if q.reading {
+            q.dirty = true;
+            return;
+        }
+        q.reading = true;
+        q.dirty = false;
+        let body = self.range_body(res);
+        self.call(
+            "/v3/kv/range",
+            body,
+            Pending::Range {
+                res: res.to_string(),
+            },
+        );
+    }
+
+    /// Deletes `conn`'s keys (a transactional sequence's number rolled back
+    /// is recycled in the same txn); it is forgotten.
+    fn release(&mut self, conn: ConnId, rollback: bool) {
+        let Some(l) = self.clients.remove(&conn).filter(|l| !l.key.is_empty()) else {
+            return; // (create=no, still incubated: no key)
+        };
+        crate::trace!(
+            crate::trace::LOCKER,
+            "etcd: connection {conn} releases {}",
+            l.key
+        );
+        let del = |k: &str| json!({ "request_delete_range": { "key": b64(k.as_bytes()) } });
+        let mut ops = vec![del(&l.key)];
+        if let Some(k) = &l.element_key {
+            ops.push(del(k));
+        }
+        if let Some(n) = l
+            .number
+            .filter(|_| rollback && resource::is_transactional_sequence(&l.req.name))
+        {
+            let k = format!("{}{n:010}", self.layout.recycled(&l.res));
+            ops.insert(0, json!({ "request_put": { "key": b64(k.as_bytes()), "value": b64(n.to_string().as_bytes()) } }));
+        }
+        let body = json!({ "success": ops });
+        let _ = self.link.jobs.send(Job::Apply {
+            path: "/v3/kv/txn",
+            body,
+        });
+    }
+
+    fn answer(out: &mut Vec<Action>, conn: ConnId, first: bool, rc: i32, element: Option<String>) {
+        out.push(Action::Answer {
+            conn,
+            step: if first {
+                STEP_FIRST_ANSWER
+            } else {
+                STEP_LATER_ANSWER
+            },
+            rc,
+            element,
+        });
+    }
+
+    /// Applies the queue's verdict to `conn`'s request.
+    fn decide(&mut self, conn: ConnId, queue: &[Entry], out: &mut Vec<Action>) {
+        let Some(l) = self.clients.get(&conn) else {
+            return;
+        };
+        let first = !l.answered;
+        if !matches!(l.state, State::Putting | State::Waiting) {
+            return;
+        }
+        match keys::decide(&l.req.name, l.kind, queue, &l.key) {
+            Decision::Grant if l.kind == ResourceType::Set => {
+                // A free element, claimed by a create-if-absent txn: first
+                // the taken ones are read (see on_claim_reply).
+                let l = self.clients.get_mut(&conn).expect("present");
+                l.state = State::Claiming;
+                let (seq, elements) = (l.seq, self.layout.elements(&l.res));
+                let body = json!({
+                    "key": b64(elements.as_bytes()),
+                    "range_end": b64(&keys::prefix_end(&elements)),
+                    "keys_only": true,
+                });
+                let claim = Pending::Claim {
+                    conn,
+                    seq,
+                    element: String::new(),
+                    key: String::new(),
+                };
+                self.call("/v3/kv/range", body, claim);
+            }
+            Decision::Grant if l.kind == ResourceType::Timestamp => {
+                self.clients.get_mut(&conn).expect("present").state = State::Claiming;
+                self.take_stamp(conn);
+            }
+            Decision::Grant if l.kind == ResourceType::Sequence => {
+                self.clients.get_mut(&conn).expect("present").state = State::Claiming;
+                self.take_number(conn);
+            }
+            Decision::Grant => {
+                let l = self.clients.get_mut(&conn).expect("present");
+                l.state = State::Held;
+                crate::trace!(crate::trace::LOCKER, "etcd: {} granted", l.key);
+                l.answered = true;
+                Self::answer(out, conn, first, rc::OK, None);
+            }
+            Decision::Wait if first && !l.req.wait => {
+                Self::answer(out, conn, true, rc::LOCK_BUSY, None);
+                self.release(conn, true);
+            }
+            Decision::Wait => {
+                let l = self.clients.get_mut(&conn).expect("present");
+                l.state = State::Waiting;
+                if first {
+                    l.answered = true;
+                    Self::answer(out, conn, true, rc::LOCK_ENQUEUED, None);
+                }
+            }
+            Decision::Never => {
+                Self::answer(out, conn, first, rc::LOCK_IMPOSSIBLE, None);
+                self.release(conn, true);
+            }
+            Decision::Gone => {
+                crate::syslog::error(&format!(
+                    "FLM060E etcd: the key {} of a request is gone; closing its connection",
+                    l.key
+                ));
+                self.clients.remove(&conn);
+                out.push(Action::Close { conn });
+            }
+        }
+    }
+
+    fn on_reply(&mut self, id: u64, result: Result<Value, String>, out: &mut Vec<Action>) {
+        let Some(what) = self.pending.remove(&id) else {
+            return;
+        };
+        match (what, result) {
+            (Pending::Put { conn, seq }, Ok(v)) => {
+                if !self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                    return;
+                }
+                let range = &v["responses"][1]["response_range"];
+                let queue = kvs(range);
+                self.decide(conn, &queue, out);
+            }
+            (Pending::Put { conn, seq }, Err(why)) => {
+                crate::syslog::error(&format!("FLM060E {why}"));
+                if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                    self.release(conn, true);
+                    out.push(Action::Close { conn });
+                }
+            }
+            (Pending::Range { res }, result) => {
+                let q = self.queues.entry(res.clone()).or_default();
+                q.reading = false;
+                let again = q.dirty;
+                match result {
+                    Ok(v) => {
+                        let queue = kvs(&v);
+                        let conns: Vec<ConnId> = self
+                            .clients
+                            .iter()
+                            .filter(|(_, l)| l.res == res && l.state == State::Waiting)
+                            .map(|(&c, _)| c)
+                            .collect();
+                        for c in conns {
+                            self.decide(c, &queue, out);
+                        }
+                    }
+                    Err(why) => crate::syslog::error(&format!("FLM060E {why}")),
+                }
+                if again || !self.has_waiters(&res) {
+                    if self.has_waiters(&res) {
+                        self.read_queue(&res);
+                    } else {
+                        self.queues.remove(&res);
+                    }
+                }
+            }
+            (
+                Pending::Claim {
+                    conn,
+                    seq,
+                    element,
+                    key,
+                },
+                Ok(v),
+            ) => self.on_claim_reply(conn, seq, element, key, v, out),
+            (Pending::Stamp { conn, seq, stage }, Ok(v)) => {
+                self.on_stamp_reply(conn, seq, stage, v, Instant::now(), out)
+            }
+            (Pending::Exists { conn, seq }, Ok(v)) => self.on_exists_reply(conn, seq, v, out),
+            (Pending::Number { conn, seq, stage }, Ok(v)) => {
+                self.on_number_reply(conn, seq, stage, v, out)
+            }
+            (
+                Pending::Claim { conn, seq, .. }
+                | Pending::Number { conn, seq, .. }
+                | Pending::Stamp { conn, seq, .. }
+                | Pending::Exists { conn, seq },
+                Err(why),
+            ) => {
+                crate::syslog::error(&format!("FLM060E {why}"));
+                if self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
+                    self.release(conn, true);
+                    out.push(Action::Close { conn });
+                }
+            }
+        }
+    }
+
+    fn read_waited_queues(&mut self) {
+        let mut all: Vec<String> = self
+            .clients
+            .values()
+            .filter(|l| matches!(l.state, State::Waiting | State::Putting))
+            .map(|l| l.res.clone())
+            .collect();
+        all.sort();
+        all.dedup();
+        for res in all {
+            self.read_queue(&res);
+        }
+    }
+
+    fn arm_recheck(&mut self, now: Now, out: &mut Vec<Action>) {
+        let waiting = self.clients.values().any(|l| l.state == State::Waiting);
+        if waiting && self.recheck_at.is_none() {
+            let at = now.instant + RECHECK;
+            self.recheck_at = Some(at);
+            out.push(Action::ArmTimer { at });
+        }
+    }
+
+    /// Puts `conn`'s waiter key and reads its queue, in one txn.
+    fn send_put(&mut self, conn: ConnId) {
+        let (Some(lease), Some(l)) = (self.lease, self.clients.get(&conn)) else {
+            return;
+        };
+        let key = self.layout.waiter(&l.res, lease, l.seq);
+        let quantity = if l.kind.uses_quantity() {
+            l.req.quantity.max(1)
+        } else {
+            1
+        };
+        let value = keys::value(l.req.mode, quantity, &l.req.name);
+        crate::trace!(
+            crate::trace::LOCKER,
+            "etcd: connection {conn} puts {key} = {value}"
+        );
+        let range = self.range_body(&l.res);
+        let body = json!({
+            "success": [
+                { "request_put": { "key": b64(key.as_bytes()), "value": b64(value.as_bytes()), "lease": lease.to_string() } },
+                { "request_range": range },
+            ]
+        });
+        let seq = l.seq;
+        let l = self.clients.get_mut(&conn).expect("present");
+        l.key = key;
+        l.state = State::Putting;
+        self.call("/v3/kv/txn", body, Pending::Put { conn, seq });
+    }
+
+    /// A create=no request learnt whether its resource exists.
+    fn on_exists_reply(&mut self, conn: ConnId, seq: u64, v: Value, out: &mut Vec<Action>) {
+        let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
+            return;
+        };
+        if !kvs(&v).is_empty() {
+            return self.send_put(conn);
+        }
+        if l.req.wait {
+            l.state = State::Incubated;
+            l.answered = true;
+            Self::answer(out, conn, true, rc::LOCK_WAIT_RESOURCE, None);
+        } else {
+            self.clients.remove(&conn);
+            Self::answer(out, conn, true, rc::LOCK_CANT_WAIT, None);
+            out.push(Action::HalfClose { conn });
+        }
+    }
+
+    fn has_waiters(&self, res: &str) -> bool {
+        self.clients
+            .values()
+            .any(|l| l.res == res && l.state == State::Waiting)
+    }
+}
+
+impl LockStore for EtcdStore {
+    /// This daemon's own clients only (the cluster's other daemons keep
+    /// theirs), each since its request arrived; no fencing tokens.
+    fn snapshot(&self, now: Now) -> Snapshot {
+        let mut by_name: std::collections::BTreeMap<&str, ResourceState> =
+            std::collections::BTreeMap::new();
+        let mut incubator = Vec::new();
+        let mut conns: Vec<&ConnId> = self.clients.keys().collect();
+        conns.sort();
+        for &conn in conns {
+            let l = &self.clients[&conn];
+            let entry = SnapshotEntry {
+                peer: Peer {
+                    conn,
+                    ..Peer::default()
+                },
+                name: l.req.name.clone(),
+                mode: l.kind.uses_lock_mode().then_some(l.req.mode),
+                quantity: l.kind.uses_quantity().then_some(l.req.quantity),
+                element: l.element.clone(),
+                since: l.since,
+                token: None,
+            };
+            if l.state == State::Incubated {
+                incubator.push(Incubated {
+                    kind: l.kind,
+                    request: entry,
+                });
+                continue;
+            }
+            let r = by_name
+                .entry(l.req.name.as_str())
+                .or_insert_with(|| ResourceState {
+                    name: l.req.name.clone(),
+                    kind: l.kind,
+                    last_token: 0,
+                    holders: Vec::new(),
+                    waiters: Vec::new(),
+                });
+            match l.state {
+                State::Held => r.holders.push(entry),
+                _ => r.waiters.push(SnapshotEntry {
+                    element: None,
+                    ..entry
+                }),
+            }
+        }
+        Snapshot {
+            taken: now.wall,
+            daemon_id: String::new(),
+            resources: by_name.into_values().collect(),
+            incubator,
+        }
+    }
+
+    fn fencing_token(&self, _conn: ConnId) -> Option<u64> {
+        None
+    }
+
+    fn lock(&mut self, client: Client<'_>, request: LockRequest, now: Now, out: &mut Vec<Action>) {
+        let conn = client.conn;
+        if self.lease.is_none() {
+            // Between a lost lease and the next: no lock can be kept.
+            crate::syslog::error("FLM060E etcd: no lease (etcd unreachable); request refused");
+            out.push(Action::Close { conn });
+            return;
+        }
+        let LockRequest {
+            req, kind, create, ..
+        } = request;
+        let res = keys::escape(resource::routing_key(&req.name, kind));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.clients.insert(
+            conn,
+            Local {
+                seq,
+                key: String::new(),
+                res: res.clone(),
+                req,
+                kind,
+                state: State::Putting,
+                answered: false,
+                element: None,
+                element_key: None,
+                number: None,
+                since: now.wall,
+            },
+        );
+        if create {
+            self.send_put(conn);
+        } else {
+            // create=no: the resource exists when its queue has a key.
+            let body = self.range_body(&res);
+            self.call("/v3/kv/range", body, Pending::Exists { conn, seq });
+        }
+    }
+
+    fn unlock(
+        &mut self,
+        conn: ConnId,
+        _name: &str,
+        rollback: bool,
+        _now: Now,
+        out: &mut Vec<Action>,
+    ) {
+        match self.clients.get(&conn) {
+            Some(l) if l.state == State::Held => self.release(conn, rollback),
+            _ => {
+                self.release(conn, true);
+                out.push(Action::Close { conn });
+            }
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) {
+        self.release(conn, true);
+    }
+
+    fn timer(&mut self, now: Now, out: &mut Vec<Action>) {
+        self.retry_stamps(now.instant);
+        if self.recheck_at.is_some_and(|at| at <= now.instant) {
+            self.recheck_at = None;
+            self.read_waited_queues();
+            self.arm_recheck(now, out);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.clients.is_empty() && self.pending.is_empty()
+    }
+
+    fn wake_fd(&self) -> Option<RawFd> {
+        Some(self.link.fd)
+    }
+
+    fn woken(&mut self, now: Now, out: &mut Vec<Action>) {
+        self.link.clear();
+        while let Ok(ev) = self.link.events.try_recv() {
+            match ev {
+                Event::Reply { id, result } => self.on_reply(id, result, out),
+                Event::Deleted(res) => {
+                    // A request whose put is under way may have read the
+                    // queue before this delete: read it again after the put
+                    // (the worker answers in order).
+                    let concerned = self.clients.values().any(|l| {
+                        l.res == res && matches!(l.state, State::Waiting | State::Putting)
+                    });
+                    if concerned {
+                        self.read_queue(&res);
+                    }
+                }
+                Event::WatchReset => self.read_waited_queues(),
+                Event::Put(res) => {
+                    let born: Vec<ConnId> = self
+                        .clients
+                        .iter()
+                        .filter(|(_, l)| l.res == res && l.state == State::Incubated)
+                        .map(|(&c, _)| c)
+                        .collect();
+                    for c in born {
+                        self.send_put(c);
+                    }
+                }
+                Event::LeaseLost(why) => {
+                    crate::syslog::error(&format!(
+                        "FLM061E etcd: the daemon's lease is lost ({why}): closing {} connection(s) whose locks it held",
+                        self.clients.len()
+                    ));
+                    self.lease = None;
+                    for (conn, _) in self.clients.drain() {
+                        out.push(Action::Close { conn });
+                    }
+                }
+                Event::NewLease(id) => {
+                    crate::syslog::notice(&format!("FLM062N etcd: new lease {id:x}"));
+                    self.lease = Some(id);
+                }
+            }
+        }
+        self.arm_recheck(now, out);
+    }
+}
