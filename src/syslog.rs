@@ -7,19 +7,13 @@ use std::ffi::CString;
 /// Opens the log once the daemon has detached.
 pub fn open() {
     // SAFETY: the ident is a static NUL-terminated string that outlives the log.
-    unsafe { libc::openlog(b"flom\0".as_ptr().cast(), libc::LOG_PID, libc::LOG_DAEMON) };
+    unsafe { libc::openlog(c"flom".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
 }
 
 fn log(priority: libc::c_int, msg: &str) {
     if let Ok(c) = CString::new(msg.replace('\0', " ")) {
         // SAFETY: a constant format string and one valid C string argument.
-        unsafe {
-            libc::syslog(
-                libc::LOG_DAEMON | priority,
-                b"%s\0".as_ptr().cast(),
-                c.as_ptr(),
-            )
-        };
+        unsafe { libc::syslog(libc::LOG_DAEMON | priority, c"%s".as_ptr(), c.as_ptr()) };
     }
 }
 
