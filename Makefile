@@ -1,6 +1,7 @@
 # Build, test and install flom.
 #   make                 build the release binary ($(CARGO_TARGET_DIR)/release/flom)
 #   make check           run every test (unit and integration)
+#   make lint            cargo clippy on every target, warnings as errors
 #   make install         install the binary, the man pages flom(1) and flom.conf(5),
 #                        the bash, zsh and fish completions, the sample config
 #                        and the systemd units flom.service and flom.socket
@@ -71,7 +72,7 @@ FLOM_BIN          = $(CARGO_TARGET_DIR)/release/flom
 export FLOM_SYSCONFDIR = $(sysconfdir)
 MAN_SUBST = sed 's|/etc/flom\.conf|$(sysconfdir)/flom.conf|g'
 
-.PHONY: all build check test bench vendor install uninstall clean fuzz soak
+.PHONY: all build check test lint bench vendor install uninstall clean fuzz soak
 
 all: build
 
@@ -81,6 +82,11 @@ build:
 check test:
 	$(CARGO) build --release $(CARGO_FLAGS)
 	$(CARGO) test --profile test-release $(CARGO_FLAGS) -- --test-threads=4
+
+# Not part of check: it needs clippy (rustup component clippy), which a
+# minimal toolchain may lack. The fuzz/ crate is its own workspace, not linted.
+lint:
+	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
 
 # Short default benchmark set against a fresh daemon on a private socket;
 # prints a table and the issue-6 targets. BENCH_ARGS adds flom-bench options.

@@ -785,10 +785,12 @@ mod tests {
 
     #[test]
     fn dump_with_values() {
-        let mut c = Config::default();
-        c.daemon_trace_file = Some("/tmp/flom_daemon.trc".into());
-        c.lock_mode = LockMode::ProtectedRead;
-        c.resource_create = false;
+        let mut c = Config {
+            daemon_trace_file: Some("/tmp/flom_daemon.trc".into()),
+            lock_mode: LockMode::ProtectedRead,
+            resource_create: false,
+            ..Config::default()
+        };
         c.set_ignored_signals(vec![15, 3, 15]);
         c.tls_check_peer_id = true;
         let d = c.verbose_dump();
@@ -1200,8 +1202,10 @@ TlsCheckPeerId=yes
             String::from_utf8(errs).unwrap(),
             "Configuration is not valid, cannot go on!\n"
         );
-        let mut c = Config::default();
-        c.tls_check_peer_id = true;
+        let mut c = Config {
+            tls_check_peer_id: true,
+            ..Config::default()
+        };
         assert_eq!(c.check(), Err(CheckError::TlsCheckPeerIdWithoutTls));
         c.tls_certificate = Some("a".into());
         c.tls_private_key = Some("b".into());
@@ -1217,9 +1221,11 @@ TlsCheckPeerId=yes
 
     #[test]
     fn resource_type_adjustments() {
-        let mut c = Config::default();
-        c.lock_mode = LockMode::ProtectedRead;
-        c.resource_quantity = 3;
+        let mut c = Config {
+            lock_mode: LockMode::ProtectedRead,
+            resource_quantity: 3,
+            ..Config::default()
+        };
         let w = c.adjust_for_resource_type_collect();
         // simple: lock mode kept, quantity forced
         assert_eq!(c.lock_mode, LockMode::ProtectedRead);
@@ -1227,26 +1233,32 @@ TlsCheckPeerId=yes
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("quantity 3 is ignored"));
 
-        let mut c = Config::default();
-        c.resource_name = "foo[3]".into();
-        c.lock_mode = LockMode::ConcurrentRead;
-        c.resource_quantity = 2;
+        let mut c = Config {
+            resource_name: "foo[3]".into(),
+            lock_mode: LockMode::ConcurrentRead,
+            resource_quantity: 2,
+            ..Config::default()
+        };
         let w = c.adjust_for_resource_type_collect();
         assert_eq!(c.lock_mode, LockMode::Exclusive);
         assert_eq!(c.resource_quantity, 2);
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("numeric resource supports only the exclusive lock mode"));
 
-        let mut c = Config::default();
-        c.resource_name = "/a/b".into();
-        c.lock_mode = LockMode::NullLock;
+        let mut c = Config {
+            resource_name: "/a/b".into(),
+            lock_mode: LockMode::NullLock,
+            ..Config::default()
+        };
         assert!(c.adjust_for_resource_type_collect().is_empty());
         assert_eq!(c.lock_mode, LockMode::NullLock);
 
-        let mut c = Config::default();
-        c.resource_name = "a.b".into();
-        c.lock_mode = LockMode::ProtectedWrite;
-        c.resource_quantity = 5;
+        let mut c = Config {
+            resource_name: "a.b".into(),
+            lock_mode: LockMode::ProtectedWrite,
+            resource_quantity: 5,
+            ..Config::default()
+        };
         assert_eq!(c.adjust_for_resource_type_collect().len(), 2);
         assert_eq!((c.lock_mode, c.resource_quantity), (LockMode::Exclusive, 1));
     }

@@ -324,6 +324,7 @@ pub fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
 
 /// Raises the soft limit of open files to the hard limit; returns the
 /// soft limit now in force.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u32 on 32-bit targets
 pub fn raise_fd_limit() -> u64 {
     // SAFETY: plain getrlimit/setrlimit on a local struct.
     unsafe {

@@ -402,10 +402,8 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
     let mut msg = Message::default();
     for (k, v) in attrs {
         match k {
-            "level" => {
-                if lenient_int(v) != i64::from(LEVEL) || v.trim().is_empty() {
-                    return Err(ParseError::LevelMismatch);
-                }
+            "level" if lenient_int(v) != i64::from(LEVEL) || v.trim().is_empty() => {
+                return Err(ParseError::LevelMismatch);
             }
             "verb" => msg.verb = lenient_int(v) as i32,
             "step" => msg.step = lenient_int(v) as i32,

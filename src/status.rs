@@ -296,7 +296,6 @@ impl StatusTable {
     /// The answer to a lock request handed to a locker: a grant lists the
     /// connection under `holders`, a queued request under `waitings`;
     /// busy / impossible leave no trace.
-    #[allow(clippy::too_many_arguments)]
     pub fn conn_locked(
         &mut self,
         locker: u64,

@@ -199,6 +199,25 @@ macro_rules! trace {
     };
 }
 
+/// Splits C integer text the way `strtol(s, _, 0)` reads it: sign, radix
+/// (`0x` hex, leading-`0` octal, else decimal) and the digits that follow.
+pub fn split_c_integer(t: &str) -> (bool, u32, &str) {
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if (t.starts_with("0x") || t.starts_with("0X"))
+        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
+    {
+        (neg, 16, &t[2..])
+    } else if t.starts_with('0') {
+        (neg, 8, t)
+    } else {
+        (neg, 10, t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,7 +305,7 @@ mod tests {
         let p = path.to_str().unwrap();
         std::fs::write(&path, "old\n").unwrap();
         // opened (truncated) even when the mask is 0
-        init(Some(p), false);
+        assert_eq!(init(Some(p), false), Ok(()));
         set_mask(0);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         crate::trace!(T1, "invisible {}", 1);
@@ -302,36 +321,17 @@ mod tests {
         assert!(lines[0].ends_with("] visible 42"));
         assert!(lines[1].ends_with("] with newline"));
         // append mode keeps the content
-        init(Some(p), true);
+        assert_eq!(init(Some(p), true), Ok(()));
         set_mask(T1);
         crate::trace!(T1, "appended");
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3);
         // an unopenable file keeps the current destination
-        init(Some("/nonexistent-dir-flom/x.trc"), false);
+        assert_eq!(init(Some("/nonexistent-dir-flom/x.trc"), false), Ok(()));
         crate::trace!(T1, "still here");
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
-        init(None, false);
+        assert_eq!(init(None, false), Ok(()));
         set_mask(0);
         let _ = std::fs::remove_file(&path);
-    }
-}
-
-/// Splits C integer text the way `strtol(s, _, 0)` reads it: sign, radix
-/// (`0x` hex, leading-`0` octal, else decimal) and the digits that follow.
-pub fn split_c_integer(t: &str) -> (bool, u32, &str) {
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if (t.starts_with("0x") || t.starts_with("0X"))
-        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
-    {
-        (neg, 16, &t[2..])
-    } else if t.starts_with('0') {
-        (neg, 8, t)
-    } else {
-        (neg, 10, t)
     }
 }

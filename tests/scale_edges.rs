@@ -20,6 +20,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// Raises our own descriptor limit to the hard limit; returns the soft one.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u32 on 32-bit targets
 fn raise_own_fd_limit() -> u64 {
     let mut r = libc::rlimit {
         rlim_cur: 0,

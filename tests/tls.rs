@@ -441,7 +441,7 @@ fn a_stalled_handshake_does_not_delay_other_clients() {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut b = [0u8; 64];
-            let _ = tx.send(silent.read(&mut b).map(|n| n));
+            let _ = tx.send(silent.read(&mut b));
         });
         let got = rx
             .recv_timeout(Duration::from_secs(12))

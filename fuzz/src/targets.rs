@@ -13,8 +13,12 @@ use flom::resource::{
     capacity, path_components, resource_type, routing_key, timestamp_format, ResourceType,
 };
 
-/// Every target, by the name of its corpus and regression directories.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: the name of its corpus and regression directories, and
+/// the function fed with each input.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("protocol", protocol),
     ("resource", resource),
     ("timestamp", timestamp),

@@ -552,7 +552,9 @@ fn explain_send(config: &Config, stream: &mut Transport) -> Option<Broken> {
     let mut b = [0u8; 64];
     match stream.read(&mut b) {
         Err(e) => explain_read(config, stream, Some(&e), &[]),
-        Ok(_) => None,
+        // A clean close explains nothing more: the caller reports the failed write.
+        Ok(0) => None,
+        Ok(n) => explain_read(config, stream, None, &b[..n]),
     }
 }
 

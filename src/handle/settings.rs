@@ -18,11 +18,11 @@ enum Changeable {
 
 impl FlomHandle {
     fn may_change(&self, setting: &'static str, when: Changeable) -> Result<(), FlomError> {
-        let ok = match (self.state, when) {
-            (HandleState::Init | HandleState::Disconnected, _) => true,
-            (HandleState::Connected, Changeable::WhenUnlocked) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (self.state, when),
+            (HandleState::Init | HandleState::Disconnected, _)
+                | (HandleState::Connected, Changeable::WhenUnlocked)
+        );
         if ok {
             Ok(())
         } else {

@@ -178,8 +178,10 @@ fn unlock_rollback_drops_the_rollback_of_other_resources() {
 #[test]
 fn no_daemon_and_no_auto_start() {
     let dir = std::env::temp_dir().join(format!("flom-handle-unit-{}", std::process::id()));
-    let mut c = Config::default();
-    c.socket_name = Some(dir.join("absent").to_string_lossy().into_owned());
+    let c = Config {
+        socket_name: Some(dir.join("absent").to_string_lossy().into_owned()),
+        ..Config::default()
+    };
     let mut h = FlomHandle::new(c);
     let e = h.lock().unwrap_err();
     assert!(

@@ -91,6 +91,15 @@ struct ClientEntry {
     token: Option<u64>,
 }
 
+/// How a lock request reaches its locker: as it arrives (its answer is the
+/// first), or adopted from the incubator where it arrived earlier (a later
+/// answer). Either carries the request's arrival time.
+#[derive(Clone, Copy)]
+enum Arrival {
+    Direct(SystemTime),
+    FromIncubator(SystemTime),
+}
+
 pub struct MemoryStore {
     lockers: Slab<LockerEntry>,
     by_key: HashMap<Box<str>, usize>,
@@ -189,33 +198,35 @@ impl MemoryStore {
                 let peer_name = peer_name.unwrap_or_default();
                 // The incubator answered first: the grant is a later answer.
                 let peer = || peer_name.clone();
-                let arrived = entry.since;
-                self.hand_to_locker(
-                    c,
-                    (entry.uid, arrived),
-                    &peer,
-                    l,
-                    req,
-                    STEP_LATER_ANSWER,
-                    now,
-                    out,
-                );
+                let client = Client {
+                    conn: c,
+                    uid: entry.uid,
+                    peer_name: &peer,
+                };
+                let arrival = Arrival::FromIncubator(entry.since);
+                self.hand_to_locker(client, arrival, l, req, now, out);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn hand_to_locker(
         &mut self,
-        conn: ConnId,
-        (uid, arrived): (u64, SystemTime),
-        peer_name: &dyn Fn() -> String,
+        client: Client<'_>,
+        arrival: Arrival,
         l: usize,
         req: Request,
-        step: i32,
         now: Instant,
         out: &mut Vec<Action>,
     ) {
+        let Client {
+            conn,
+            uid,
+            peer_name,
+        } = client;
+        let (arrived, step) = match arrival {
+            Arrival::Direct(t) => (t, STEP_FIRST_ANSWER),
+            Arrival::FromIncubator(t) => (t, STEP_LATER_ANSWER),
+        };
         let Some(entry) = self.lockers.get_mut(l) else {
             crate::trace!(
                 crate::trace::LOCKER,
@@ -388,16 +399,7 @@ impl LockStore for MemoryStore {
         } = request;
         let key = resource::routing_key(&req.name, kind);
         if let Some(&l) = self.by_key.get(key) {
-            self.hand_to_locker(
-                conn,
-                (client.uid, now.wall),
-                client.peer_name,
-                l,
-                req,
-                STEP_FIRST_ANSWER,
-                now.instant,
-                out,
-            );
+            self.hand_to_locker(client, Arrival::Direct(now.wall), l, req, now.instant, out);
         } else if create {
             let clock = self.wall.clock();
             let mut locker = match Locker::with_wall_clock(&req.name, kind, idle_lifespan_ms, clock)
@@ -424,16 +426,7 @@ impl LockStore for MemoryStore {
             if let Some(s) = &self.status {
                 s.table().locker_created(uid, &req.name, kind);
             }
-            self.hand_to_locker(
-                conn,
-                (client.uid, now.wall),
-                client.peer_name,
-                l,
-                req,
-                STEP_FIRST_ANSWER,
-                now.instant,
-                out,
-            );
+            self.hand_to_locker(client, Arrival::Direct(now.wall), l, req, now.instant, out);
             self.adopt_incubated(&key, l, now.instant, out);
         } else if !req.wait {
             out.push(Action::Answer {

@@ -38,7 +38,7 @@ pub fn connect(t: &Target) -> io::Result<Stream> {
     };
     let ctx = TLS.get().filter(|(tt, _)| tt == t).map(|(_, c)| c);
     Stream::connect(ctx, socket, flom::tls::HANDSHAKE_TIMEOUT)
-        .map_err(|e| io::Error::new(io::ErrorKind::Other, e.message))
+        .map_err(|e| io::Error::other(e.message))
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {
