@@ -6,12 +6,14 @@
 //!
 //! Faults are made with `tc netem` where the kernel has it; otherwise loss
 //! (and cutting a host off) with an nftables `numgen random` drop rule, and
-//! the delay part is skipped with a message. Without either, or without
-//! root, the tests skip saying why.
+//! delay with a relay inside the client host that holds every chunk for
+//! the delay each way (`common::relay`). Without either, or without root,
+//! the tests skip saying why.
 
 mod common;
 
 use common::netns::*;
+use common::relay;
 use common::{lines as log_lines, release, skip, wait_line, Bg};
 use std::time::{Duration, Instant};
 
@@ -37,7 +39,7 @@ fn fault_tool(test: &str, host: &Host) -> Option<Tool> {
     let nft = host.exec("nft", &["add", "table", "inet", "flomt"]);
     if nft.code() == Some(0) {
         host.exec("nft", &["delete", "table", "inet", "flomt"]);
-        eprintln!("NOTE {test}: no sch_netem in this kernel ({}); using nftables drop rules, delay not tested", netem.stderr.trim());
+        eprintln!("NOTE {test}: no sch_netem in this kernel ({}); using nftables drop rules, and a delaying relay for latency", netem.stderr.trim());
         return Some(Tool::Nft);
     }
     skip(
@@ -213,8 +215,8 @@ fn holder_host_cut_off_lock_freed_within_keepalive_bound() {
 
 // ------------------------------------------------------------ lossy link
 
-/// 10% loss (and 40 ms delay where netem is there) on the client host's
-/// link: twelve clients contend for one EX resource over TCP; all succeed
+/// 10% loss and 40 ms delay each way (netem, or nftables loss and the
+/// delaying relay) on the client host's link: twelve clients contend for one EX resource over TCP; all succeed
 /// with a silent exit 0, their commands never overlap, each within 30 s.
 #[test]
 fn loss_and_delay_on_the_client_link() {
@@ -224,9 +226,25 @@ fn loss_and_delay_on_the_client_link() {
     };
     let port = "28802";
     start_daemon(&net, port, &[]);
-    let delayed = impair(tool, &net, 10, 40, false);
+    let netem_delay = impair(tool, &net, 10, 40, false);
+    // Without netem the delay comes from a relay inside host B that holds
+    // every chunk 40 ms each way; the loss (nftables) is on the link.
+    let relay_port = "28803";
+    if !netem_delay {
+        relay::start(
+            &net.b.ns.name,
+            relay_port.parse().unwrap(),
+            format!("{A_V4}:{port}").parse().unwrap(),
+            Duration::from_millis(40),
+        );
+    }
     let log = net.path("LOG");
-    let tcp = ["-a", A_V4, "-p", port, "-d", "0", "-o", "60000"];
+    let (addr, to_port) = if netem_delay {
+        (A_V4, port)
+    } else {
+        ("127.0.0.1", relay_port)
+    };
+    let tcp = ["-a", addr, "-p", to_port, "-d", "0", "-o", "60000"];
     let script = format!("echo E >> {log}; sleep 0.05; echo X >> {log}");
     let started = Instant::now();
     let clients: Vec<Bg> = (0..12)
@@ -252,7 +270,7 @@ fn loss_and_delay_on_the_client_link() {
     times.sort();
     eprintln!(
         "MEASURED {test}: 12 contending clients, 10% loss{}: fastest {:?}, median {:?}, slowest {:?}, all done {all:?}",
-        if delayed { " + 40 ms delay" } else { " (no delay: netem missing)" },
+        if netem_delay { " + 40 ms delay (netem)" } else { " + 40 ms delay (relay in host B)" },
         times[0],
         times[6],
         times[11]
@@ -262,14 +280,12 @@ fn loss_and_delay_on_the_client_link() {
         "slowest client {:?}",
         times[11]
     );
-    if delayed {
-        // connect + lock answer: at least two round trips of 40 ms one way.
-        assert!(
-            times[0] >= Duration::from_millis(80),
-            "delay not seen: {:?}",
-            times[0]
-        );
-    }
+    // The lock request and its answer: at least 40 ms each way.
+    assert!(
+        times[0] >= Duration::from_millis(80),
+        "delay not seen: {:?}",
+        times[0]
+    );
     restore(tool, &net);
     // The link restored: a client is fast again.
     let out = net.b.flom(&args(&[&tcp, &["--", "true"]]));

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod daemon;
 pub mod netns;
 pub mod raw;
+pub mod relay;
 pub mod types;
 pub mod vectors;
 
