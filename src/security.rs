@@ -68,13 +68,15 @@ fn refusal(role: &str, path: &Path, what: &str) -> String {
 /// Why an existing path (from `lstat`) cannot be our private regular file;
 /// None when it is a regular file owned by us.
 fn wrong_file(meta: &Metadata) -> Option<String> {
-    let owner = user_name(meta.uid());
+    // Names are looked up (in the password database) only for a message.
+    let owner = || user_name(meta.uid());
     if !meta.file_type().is_file() {
-        return Some(format!("{} owned by {owner}", kind_of(meta)));
+        return Some(format!("{} owned by {}", kind_of(meta), owner()));
     }
     if meta.uid() != euid() {
         return Some(format!(
-            "a file owned by {owner}, not by {}",
+            "a file owned by {}, not by {}",
+            owner(),
             user_name(euid())
         ));
     }

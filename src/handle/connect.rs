@@ -217,14 +217,17 @@ fn check_socket_path(config: &Config, path: &str) -> Result<(), FlomError> {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(());
     };
-    let owner = security::user_name(meta.uid());
+    // Looked up (in the password database) only for a message.
+    let owner = || security::user_name(meta.uid());
     if !meta.file_type().is_socket() {
+        let owner = owner();
         return Err(refused(format!(
             "flom: '{path}' is {} owned by {owner}, not a flom socket: remove it or choose another socket path with -s",
             security::kind_of(&meta)
         )));
     }
     if !security::trusts_owner(config.daemon_owner.as_deref(), meta.uid()) {
+        let owner = owner();
         return Err(refused(format!(
             "flom: the socket '{path}' belongs to {owner}, not to you or root: refusing to use it (its daemon would see your resource names and could answer anything); remove it, choose another socket path with -s, or trust that user with --daemon-owner={owner}"
         )));
