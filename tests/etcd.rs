@@ -161,6 +161,19 @@ fn waiters_are_served_in_create_revision_order() {
         waiters.push(side.spawn(&["-r", "Q", "--", "sh", "-c", &script]));
         cluster.wait_keys("/flom/r/Q/", i + 2);
     }
+    // `--status` of daemon a lists its own clients: the holder and its
+    // two waiters (b's waiters are b's).
+    let status = a.run(&["--status"]);
+    status.expect_code(0);
+    let rows: Vec<Vec<&str>> = status
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let states: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    assert_eq!(states, ["held", "waiting", "waiting"], "{}", status.stdout);
+    assert!(rows.iter().all(|r| r[0] == "Q"), "{}", status.stdout);
     release(&fifo);
     holder.wait(common::T).expect_code(0);
     for mut w in waiters {
