@@ -142,6 +142,32 @@ fn lock_modes_exclude_across_two_daemons() {
     cluster.wait_keys("/flom/r/", 0);
 }
 
+/// `FLOM_FENCING_TOKEN` of an etcd daemon is the cluster's revision when
+/// the grant was decided: it increases with every grant of the resource,
+/// whichever daemon grants it.
+#[test]
+fn fencing_tokens_increase_across_daemons() {
+    let Some(_one) = need_etcd("fencing_tokens_increase_across_daemons") else {
+        return;
+    };
+    let cluster = Cluster::start("fence");
+    let env = Env::new("etcd-fence");
+    let a = Side::new(&env, "a", &cluster.url(0), TTL);
+    let b = Side::new(&env, "b", &cluster.url(1), TTL);
+    let log = env.path("log");
+    let script = format!("echo \"$FLOM_FENCING_TOKEN\" >> {log}");
+    for side in [&a, &b, &a, &b] {
+        side.run(&["--fencing", "-r", "F", "--", "sh", "-c", &script])
+            .expect_code(0);
+    }
+    let tokens: Vec<u64> = lines(&log)
+        .iter()
+        .map(|t| t.parse().unwrap_or_else(|_| panic!("token {t:?}")))
+        .collect();
+    assert_eq!(tokens.len(), 4);
+    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+}
+
 #[test]
 fn waiters_are_served_in_create_revision_order() {
     let Some(_one) = need_etcd("waiters_are_served_in_create_revision_order") else {

@@ -95,6 +95,10 @@ struct Local {
     number: Option<u64>,
     /// When the request arrived (for `--status`).
     since: std::time::SystemTime,
+    /// The fencing token of its grant: the cluster's revision when the
+    /// grant was decided (a release is a later revision, so conflicting
+    /// grants of a resource get increasing tokens across all daemons).
+    token: Option<u64>,
 }
 
 /// Reads of a resource's queue: at most one under way, one more when
@@ -281,7 +285,14 @@ impl EtcdStore {
     }
 
     /// Applies the queue's verdict to `conn`'s request.
-    fn decide(&mut self, conn: ConnId, queue: &[Entry], out: &mut Vec<Action>) {
+    /// `revision`: the cluster's revision of the read that gave `queue`.
+    fn decide(
+        &mut self,
+        conn: ConnId,
+        queue: &[Entry],
+        revision: Option<i64>,
+        out: &mut Vec<Action>,
+    ) {
         let Some(l) = self.clients.get(&conn) else {
             return;
         };
@@ -289,7 +300,15 @@ impl EtcdStore {
         if !matches!(l.state, State::Putting | State::Waiting) {
             return;
         }
-        match keys::decide(&l.req.name, l.kind, queue, &l.key) {
+        let decision = keys::decide(&l.req.name, l.kind, queue, &l.key);
+        if matches!(decision, Decision::Grant) {
+            let l = self.clients.get_mut(&conn).expect("present");
+            l.token = revision.and_then(|r| u64::try_from(r).ok());
+        }
+        let Some(l) = self.clients.get(&conn) else {
+            return;
+        };
+        match decision {
             Decision::Grant if l.kind == ResourceType::Set => {
                 // A free element, claimed by a create-if-absent txn: first
                 // the taken ones are read (see on_claim_reply).
@@ -362,7 +381,8 @@ impl EtcdStore {
                 }
                 let range = &v["responses"][1]["response_range"];
                 let queue = kvs(range);
-                self.decide(conn, &queue, out);
+                let revision = worker::num(&v["header"]["revision"]);
+                self.decide(conn, &queue, revision, out);
             }
             (Pending::Put { conn, seq }, Err(why)) => {
                 crate::syslog::error(&format!("FLM060E {why}"));
@@ -378,6 +398,7 @@ impl EtcdStore {
                 match result {
                     Ok(v) => {
                         let queue = kvs(&v);
+                        let revision = worker::num(&v["header"]["revision"]);
                         let conns: Vec<ConnId> = self
                             .clients
                             .iter()
@@ -385,7 +406,7 @@ impl EtcdStore {
                             .map(|(&c, _)| c)
                             .collect();
                         for c in conns {
-                            self.decide(c, &queue, out);
+                            self.decide(c, &queue, revision, out);
                         }
                     }
                     Err(why) => crate::syslog::error(&format!("FLM060E {why}")),
@@ -530,7 +551,7 @@ impl LockStore for EtcdStore {
                 quantity: l.kind.uses_quantity().then_some(l.req.quantity),
                 element: l.element.clone(),
                 since: l.since,
-                token: None,
+                token: (l.state == State::Held).then_some(l.token).flatten(),
             };
             if l.state == State::Incubated {
                 incubator.push(Incubated {
@@ -564,8 +585,11 @@ impl LockStore for EtcdStore {
         }
     }
 
-    fn fencing_token(&self, _conn: ConnId) -> Option<u64> {
-        None
+    fn fencing_token(&self, conn: ConnId) -> Option<u64> {
+        self.clients
+            .get(&conn)
+            .filter(|l| l.state == State::Held)
+            .and_then(|l| l.token)
     }
 
     fn lock(&mut self, client: Client<'_>, request: LockRequest, now: Now, out: &mut Vec<Action>) {
@@ -596,6 +620,7 @@ impl LockStore for EtcdStore {
                 element_key: None,
                 number: None,
                 since: now.wall,
+                token: None,
             },
         );
         if create {
