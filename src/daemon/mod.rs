@@ -626,22 +626,34 @@ impl Daemon {
     /// gone.
     fn hold_until_exit(&mut self, id: usize) {
         self.to_close.retain(|&c| c != id);
+        if self.conns.get(id).is_none() {
+            return;
+        }
+        // Kept open: it must leave the epoll set now, or its events would
+        // come under a token a new connection may get.
+        if let Err(e) = self.poller.deregister(conn_token(id)) {
+            crate::trace!(crate::trace::CONNS, "connection {id}: unwatching: {e}");
+        }
         if let Some(conn) = self.detach_conn(id) {
             self.held_until_exit.push(conn);
         }
     }
 
     fn close_conn(&mut self, id: usize) {
+        if self.conns.get(id).is_none() {
+            return;
+        }
+        // The connection's socket is never duplicated: closing it (when
+        // dropped here) takes it out of the epoll set.
+        self.poller.forget_closing(conn_token(id));
         drop(self.detach_conn(id));
     }
 
-    /// Takes connection `id` out of the loop and the store.
+    /// Takes connection `id` (already unwatched) out of the loop and the
+    /// store.
     fn detach_conn(&mut self, id: usize) -> Option<Conn> {
         let conn = self.conns.remove(id)?;
         crate::trace!(crate::trace::CONNS, "closing connection {id}");
-        // The connection's socket is never duplicated: closing it (below)
-        // takes it out of the epoll set.
-        self.poller.forget_closing(conn_token(id));
         self.pause_accepting(false);
         let mut actions = std::mem::take(&mut self.actions);
         self.store.disconnect(id as u32, Now::read(), &mut actions);
