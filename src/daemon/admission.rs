@@ -6,13 +6,14 @@
 //! silent connections are also the first closed at the descriptor limit;
 //! and the watch on the socket file (re-created when removed).
 
-use super::connection::Phase;
+use super::connection::{Conn, Phase};
 use super::listeners::SocketState;
 use super::{token, Daemon, QUIESCE_LIFESPAN_MS};
 use crate::config::Config;
 use crate::net::Stream;
 use crate::poller::READABLE;
 use crate::security::{self, SocketAccess};
+use crate::slab::Slab;
 use crate::store::Now;
 use std::collections::VecDeque;
 use std::os::unix::io::AsRawFd;
@@ -95,6 +96,19 @@ impl Admission {
         }
     }
 
+    /// Forgets the oldest entries while `still_silent` says they are done
+    /// (closed, or a request came): a daemon that serves thousands of short
+    /// connections a second keeps only the silent ones, not ten seconds of
+    /// all of them.
+    pub fn forget_done(&mut self, still_silent: impl Fn(usize, u64) -> bool) {
+        while let Some(&(_, id, uid)) = self.silent.front() {
+            if still_silent(id, uid) {
+                break;
+            }
+            self.silent.pop_front();
+        }
+    }
+
     /// When the next silent connection's time is up.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.silent.front().map(|&(at, _, _)| at)
@@ -115,17 +129,29 @@ impl Admission {
     }
 }
 
+/// Whether connection `id` (of VFS uid `uid`) is still open without a
+/// complete request.
+fn still_silent(conns: &Slab<Conn>, id: usize, uid: u64) -> bool {
+    conns
+        .get(id)
+        .is_some_and(|c| c.uid == uid && c.phase == Phase::New)
+}
+
 /// The daemon's side of admission: silent connections, the descriptor
 /// limit, and the watch on the socket file.
 impl Daemon {
+    /// Tracks the new connection `id` for the request timeout.
+    pub(super) fn track_silent(&mut self, now: Now, id: usize, uid: u64) {
+        let conns = &self.conns;
+        self.admission
+            .forget_done(|id, uid| still_silent(conns, id, uid));
+        self.admission.track(now.instant, id, uid);
+    }
+
     /// Closes the connections that sent no complete request in time.
     pub(super) fn expire_silent(&mut self, now: Now) {
         for (id, uid) in self.admission.expired(now.instant) {
-            if self
-                .conns
-                .get(id)
-                .is_some_and(|c| c.uid == uid && c.phase == Phase::New)
-            {
+            if still_silent(&self.conns, id, uid) {
                 crate::syslog::info(&format!(
                     "FLM033I closing connection {id}: no complete request within RequestTimeout"
                 ));

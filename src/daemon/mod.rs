@@ -249,7 +249,7 @@ impl Daemon {
             return;
         }
         self.idle_since = None;
-        self.admission.track(now.instant, id, uid);
+        self.track_silent(now, id, uid);
         crate::trace!(crate::trace::CONNS, "accepted connection {id} (uid {uid})");
         if handshaking {
             self.handshake_deadlines.push_back((deadline, id, uid));
