@@ -385,8 +385,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Parses one complete message (everything up to and including `</msg>`).
-pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
+/// Reads a message's prologue and `<msg>` tag: the cursor past it, the
+/// verb, the step, and whether the tag closed itself.
+fn open_message(bytes: &[u8]) -> Result<(Cursor<'_>, i32, i32, bool), ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::Invalid)?;
     let mut c = Cursor { s: text, pos: 0 };
     c.skip_ws();
@@ -399,17 +400,28 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
         return Err(ParseError::Invalid);
     }
     let (attrs, closed) = c.attributes().ok_or(ParseError::Invalid)?;
-    let mut msg = Message::default();
+    let (mut verb, mut step) = (0, 0);
     for (k, v) in attrs {
         match k {
             "level" if lenient_int(v) != i64::from(LEVEL) || v.trim().is_empty() => {
                 return Err(ParseError::LevelMismatch);
             }
-            "verb" => msg.verb = lenient_int(v) as i32,
-            "step" => msg.step = lenient_int(v) as i32,
+            "verb" => verb = lenient_int(v) as i32,
+            "step" => step = lenient_int(v) as i32,
             _ => {}
         }
     }
+    Ok((c, verb, step, closed))
+}
+
+/// Parses one complete message (everything up to and including `</msg>`).
+pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
+    let (mut c, verb, step, closed) = open_message(bytes)?;
+    let mut msg = Message {
+        verb,
+        step,
+        ..Message::default()
+    };
     if closed {
         return finish(c, msg);
     }
@@ -576,27 +588,7 @@ pub type RawElement = (String, Vec<(String, String)>);
 /// The verb, step and elements of one complete message, whatever its
 /// elements are (the status answer's are read by `snapshot`).
 pub fn parse_elements(bytes: &[u8]) -> Result<(i32, i32, Vec<RawElement>), ParseError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ParseError::Invalid)?;
-    let mut c = Cursor { s: text, pos: 0 };
-    c.skip_ws();
-    if c.eat("<?") {
-        let end = c.s[c.pos..].find("?>").ok_or(ParseError::Invalid)?;
-        c.pos += end + 2;
-    }
-    c.skip_ws();
-    if !c.eat("<msg") {
-        return Err(ParseError::Invalid);
-    }
-    let (attrs, closed) = c.attributes().ok_or(ParseError::Invalid)?;
-    let (mut verb, mut step) = (0, 0);
-    for (k, v) in attrs {
-        match k {
-            "level" if lenient_int(v) != i64::from(LEVEL) => return Err(ParseError::LevelMismatch),
-            "verb" => verb = lenient_int(v) as i32,
-            "step" => step = lenient_int(v) as i32,
-            _ => {}
-        }
-    }
+    let (mut c, verb, step, closed) = open_message(bytes)?;
     let mut elements = Vec::new();
     loop {
         c.skip_ws();
