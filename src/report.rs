@@ -119,8 +119,8 @@ pub fn table(s: &Snapshot) -> String {
 
 // ------------------------------------------------------------ JSON
 
-/// A JSON string literal.
-fn string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal (also used by `flom-bench`).
+pub fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -158,13 +158,13 @@ impl<'a> Object<'a> {
             self.out.push_str(", ");
         }
         self.first = false;
-        string(self.out, k);
+        json_string(self.out, k);
         self.out.push_str(": ");
         self.out
     }
     fn str(&mut self, k: &str, v: Option<&str>) {
         match v {
-            Some(v) => string(self.key(k), v),
+            Some(v) => json_string(self.key(k), v),
             None => self.key(k).push_str("null"),
         }
     }
@@ -218,7 +218,7 @@ fn list<T>(out: &mut String, indent: &str, items: &[T], mut each: impl FnMut(&mu
 pub fn json(s: &Snapshot) -> String {
     let mut out = String::new();
     let _ = write!(out, "{{\n  \"version\": {JSON_VERSION},\n  \"daemon_id\": ");
-    string(&mut out, &s.daemon_id);
+    json_string(&mut out, &s.daemon_id);
     let _ = write!(
         out,
         ",\n  \"time_ms\": {},\n  \"resources\": ",
@@ -226,7 +226,7 @@ pub fn json(s: &Snapshot) -> String {
     );
     list(&mut out, "    ", &s.resources, |out, r| {
         out.push_str("{\"name\": ");
-        string(out, &r.name);
+        json_string(out, &r.name);
         let _ = write!(
             out,
             ", \"type\": \"{}\", \"last_fencing_token\": {},\n      \"holders\": ",
