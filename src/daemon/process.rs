@@ -190,13 +190,7 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
     };
     crate::trace::forget_destination();
     detach_descriptors(ready_pipe);
-    crate::syslog::open();
-    if let Err(why) = crate::trace::init(
-        config.daemon_trace_file.as_deref(),
-        config.append_trace_file,
-    ) {
-        crate::syslog::error(&format!("FLM029E {why}"));
-    }
+    open_logs(config);
     let _ = crate::net::raise_fd_limit();
     let result = Daemon::new(config, etcd);
     let start_rc = match &result {
@@ -264,4 +258,16 @@ pub(super) fn stop_signalled(signal_read: RawFd) -> bool {
     // SAFETY: reading from our non-blocking signal pipe.
     let n = unsafe { libc::read(signal_read, buf.as_mut_ptr().cast(), buf.len()) };
     n > 0
+}
+
+/// Opens the daemon's system log, then its trace file (`-t`), whose
+/// refusal (an unsafe path) is logged.
+pub(super) fn open_logs(config: &Config) {
+    crate::syslog::open();
+    if let Err(why) = crate::trace::init(
+        config.daemon_trace_file.as_deref(),
+        config.append_trace_file,
+    ) {
+        crate::syslog::error(&format!("FLM029E {why}"));
+    }
 }

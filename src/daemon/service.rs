@@ -41,13 +41,7 @@ pub fn run(config: &Config) -> Outcome {
         libc::umask(0);
     }
     crate::trace::forget_destination();
-    crate::syslog::open();
-    if let Err(why) = crate::trace::init(
-        config.daemon_trace_file.as_deref(),
-        config.append_trace_file,
-    ) {
-        crate::syslog::error(&format!("FLM029E {why}"));
-    }
+    super::process::open_logs(&config);
     let _ = crate::net::raise_fd_limit();
     let notifier = Notifier::from_env();
     let failed = |sentence: String| {
