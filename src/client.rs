@@ -156,10 +156,13 @@ pub fn status(config: &Config, json: bool) -> Outcome {
     let mut handle = FlomHandle::new(config.clone());
     match handle.status() {
         Ok(snapshot) => {
+            if let Some(note) = &snapshot.note {
+                eprintln!("flom: warning: {note}");
+            }
             let text = if json {
                 report::json(&snapshot)
             } else {
-                report::table(&snapshot)
+                report::table(&snapshot, config.verbose)
             };
             let mut out = io::stdout().lock();
             if out

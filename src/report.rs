@@ -50,51 +50,70 @@ fn or_dash<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-fn row(taken: SystemTime, kind: ResourceType, state: &str, e: &Entry) -> [String; 10] {
-    [
+fn row(taken: SystemTime, kind: ResourceType, state: &str, e: &Entry) -> Vec<String> {
+    vec![
         e.name.clone(),
         kind.as_str().to_string(),
         state.to_string(),
         mode_cell(e),
         or_dash(e.element.as_deref()),
         or_dash(e.token),
-        e.peer.address.clone(),
+        or_dash(Some(e.peer.address.as_str()).filter(|a| !a.is_empty())),
         or_dash(e.peer.pid),
         local_time(e.since),
         short_duration(age(taken, e.since)),
     ]
 }
 
-/// The table: a header line, then one line per row, columns padded.
-pub fn table(s: &Snapshot) -> String {
-    let mut rows: Vec<[String; 10]> = vec![COLUMNS.map(str::to_string)];
+/// The table: a header line, then one line per row, columns padded. A
+/// cluster's snapshot adds the DAEMON that keeps each request and, with
+/// `keys`, its etcd KEY.
+pub fn table(s: &Snapshot, keys: bool) -> String {
+    let mut header: Vec<String> = COLUMNS.map(str::to_string).to_vec();
+    let (daemon_column, key_column) = (s.cluster, s.cluster && keys);
+    if daemon_column {
+        header.push("DAEMON".into());
+    }
+    if key_column {
+        header.push("KEY".into());
+    }
+    let mut rows: Vec<Vec<String>> = vec![header];
+    let mut push = |mut cells: Vec<String>, e: Option<&Entry>| {
+        let origin = e.and_then(|e| e.origin.as_ref());
+        if daemon_column {
+            cells.push(or_dash(
+                origin.map(|o| o.daemon.as_str()).filter(|d| !d.is_empty()),
+            ));
+        }
+        if key_column {
+            cells.push(or_dash(origin.map(|o| o.key.as_str())));
+        }
+        rows.push(cells);
+    };
     for r in &s.resources {
         for h in &r.holders {
-            rows.push(row(s.taken, r.kind, "held", h));
+            push(row(s.taken, r.kind, "held", h), Some(h));
         }
         for w in &r.waiters {
-            rows.push(row(s.taken, r.kind, "waiting", w));
+            push(row(s.taken, r.kind, "waiting", w), Some(w));
         }
         if r.holders.is_empty() && r.waiters.is_empty() {
-            let dash = || "-".to_string();
-            rows.push([
+            let mut idle = vec![
                 r.name.clone(),
                 r.kind.as_str().to_string(),
                 "idle".to_string(),
-                dash(),
-                dash(),
-                dash(),
-                dash(),
-                dash(),
-                dash(),
-                dash(),
-            ]);
+            ];
+            idle.resize(COLUMNS.len(), "-".to_string());
+            push(idle, None);
         }
     }
     for i in &s.incubator {
-        rows.push(row(s.taken, i.kind, "incubated", &i.request));
+        push(
+            row(s.taken, i.kind, "incubated", &i.request),
+            Some(&i.request),
+        );
     }
-    let mut widths = [0usize; 10];
+    let mut widths = vec![0usize; rows[0].len()];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
@@ -183,7 +202,10 @@ fn entry(out: &mut String, taken: SystemTime, kind: Option<ResourceType>, e: &En
     if let Some(k) = kind {
         o.str("type", Some(k.as_str()));
     }
-    o.str("peer", Some(&e.peer.address));
+    o.str(
+        "peer",
+        Some(e.peer.address.as_str()).filter(|a| !a.is_empty()),
+    );
     o.num("pid", e.peer.pid);
     o.num("uid", e.peer.uid);
     o.str("mode", e.mode.map(|m| m.short_name()));
@@ -194,6 +216,13 @@ fn entry(out: &mut String, taken: SystemTime, kind: Option<ResourceType>, e: &En
     }
     o.num("since_ms", Some(millis(e.since)));
     o.num("age_ms", Some(age(taken, e.since).as_millis()));
+    if let Some(origin) = &e.origin {
+        o.str(
+            "daemon",
+            Some(origin.daemon.as_str()).filter(|d| !d.is_empty()),
+        );
+        o.str("etcd_key", Some(&origin.key));
+    }
     o.close();
 }
 
@@ -219,6 +248,13 @@ pub fn json(s: &Snapshot) -> String {
     let mut out = String::new();
     let _ = write!(out, "{{\n  \"version\": {JSON_VERSION},\n  \"daemon_id\": ");
     json_string(&mut out, &s.daemon_id);
+    if s.cluster {
+        out.push_str(",\n  \"scope\": \"cluster\"");
+    }
+    if let Some(note) = &s.note {
+        out.push_str(",\n  \"note\": ");
+        json_string(&mut out, note);
+    }
     let _ = write!(
         out,
         ",\n  \"time_ms\": {},\n  \"resources\": ",
@@ -274,6 +310,7 @@ mod tests {
             element: None,
             since: at(since),
             token: None,
+            origin: None,
         };
         let mut held = e("db", 1000);
         held.token = Some(3);
@@ -303,6 +340,8 @@ mod tests {
                     ..e("a.b", 1064)
                 },
             }],
+            cluster: false,
+            note: None,
         }
     }
 
@@ -318,7 +357,8 @@ mod tests {
 
     #[test]
     fn the_table_has_one_row_per_entry() {
-        let t = table(&sample());
+        let t = table(&sample(), true);
+        assert!(!t.contains("DAEMON"), "{t}");
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5, "{t}");
         assert!(lines[0].starts_with("RESOURCE  TYPE    STATE"), "{t}");
@@ -345,5 +385,55 @@ mod tests {
             "{j}"
         );
         assert!(j.ends_with("]\n}\n"));
+        assert!(!j.contains("scope") && !j.contains("etcd_key"), "{j}");
+    }
+
+    #[test]
+    fn a_cluster_shows_each_entry_daemon_and_with_keys_its_key() {
+        let mut s = sample();
+        s.cluster = true;
+        s.note = Some("partial".into());
+        let remote = &mut s.resources[0].waiters[0];
+        remote.peer = Peer::default();
+        remote.origin = Some(crate::snapshot::Origin {
+            daemon: "node2:77".into(),
+            key: "/flom/r/db/00000000000000ab-00000002".into(),
+        });
+        let cells = |t: &str, n: usize| {
+            t.lines()
+                .nth(n)
+                .unwrap()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let t = table(&s, false);
+        assert!(t.lines().next().unwrap().ends_with("AGE    DAEMON"), "{t}");
+        let waiter = cells(&t, 2);
+        assert_eq!(waiter[6], "-", "{t}");
+        assert_eq!(waiter.last().unwrap(), "node2:77", "{t}");
+        assert_eq!(
+            cells(&t, 1).last().unwrap(),
+            "-",
+            "a local entry without origin: {t}"
+        );
+        let t = table(&s, true);
+        assert!(t.lines().next().unwrap().ends_with("DAEMON    KEY"), "{t}");
+        assert_eq!(
+            cells(&t, 2).last().unwrap(),
+            "/flom/r/db/00000000000000ab-00000002"
+        );
+        let j = json(&s);
+        assert!(
+            j.contains("\"scope\": \"cluster\",\n  \"note\": \"partial\""),
+            "{j}"
+        );
+        assert!(j.contains("\"peer\": null, \"pid\": null"), "{j}");
+        assert!(
+            j.contains(
+                "\"daemon\": \"node2:77\", \"etcd_key\": \"/flom/r/db/00000000000000ab-00000002\"}"
+            ),
+            "{j}"
+        );
     }
 }

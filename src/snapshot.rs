@@ -16,6 +16,12 @@
 //! `name` (Base64), `mode` (0..5), `quantity`, `element` (Base64), `since`
 //! (ms since the epoch, daemon clock), `token`; absent when they do not
 //! apply. Names and peers are Base64 so that no value needs escaping.
+//!
+//! A daemon keeping its locks in etcd lists the whole cluster: its status
+//! element says `scope="cluster"`, and each entry names the daemon that
+//! keeps it (`daemon`, Base64 `HOST:PID`) and its etcd key (`key`, Base64).
+//! When the cluster cannot be read it lists its own clients and says why
+//! (`note`, Base64). Older readers skip these attributes.
 
 use crate::locker::ConnId;
 use crate::protocol::{self, base64_decode, base64_encode_into, ParseError, STATUS_VERSION};
@@ -52,6 +58,17 @@ pub struct Entry {
     pub since: SystemTime,
     /// Holders: the fencing token of their grant.
     pub token: Option<u64>,
+    /// Where a lock kept in etcd lives (None for the in-memory store).
+    pub origin: Option<Origin>,
+}
+
+/// The daemon and the etcd key of one request of a cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `HOST:PID` of the daemon whose lease carries the key ("" when that
+    /// daemon did not say).
+    pub daemon: String,
+    pub key: String,
 }
 
 /// One resource (a locker of the daemon).
@@ -84,6 +101,10 @@ pub struct Snapshot {
     pub resources: Vec<ResourceState>,
     /// In arrival order.
     pub incubator: Vec<Incubated>,
+    /// The resources are the whole etcd cluster's, not this daemon's only.
+    pub cluster: bool,
+    /// Why the snapshot is less than it should be (the cluster unreadable).
+    pub note: Option<String>,
 }
 
 impl Snapshot {
@@ -148,6 +169,10 @@ fn encode_entry(out: &mut String, tag: &str, kind: Option<ResourceType>, e: &Ent
     if let Some(t) = e.token {
         let _ = write!(out, " token=\"{t}\"");
     }
+    if let Some(o) = &e.origin {
+        b64_attr(out, "daemon", &o.daemon);
+        b64_attr(out, "key", &o.key);
+    }
     out.push_str("/>");
 }
 
@@ -156,13 +181,20 @@ pub fn encode_answer(out: &mut String, s: &Snapshot) {
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>");
     let _ = write!(
         out,
-        "<msg level=\"{}\" verb=\"{}\" step=\"{}\"><session peerid=\"{}\"/><status version=\"{STATUS_VERSION}\" time=\"{}\"/>",
+        "<msg level=\"{}\" verb=\"{}\" step=\"{}\"><session peerid=\"{}\"/><status version=\"{STATUS_VERSION}\" time=\"{}\"",
         protocol::LEVEL,
         protocol::VERB_MNGMNT,
         protocol::STEP_FIRST_ANSWER,
         s.daemon_id,
         millis(s.taken)
     );
+    if s.cluster {
+        out.push_str(" scope=\"cluster\"");
+    }
+    if let Some(note) = &s.note {
+        b64_attr(out, "note", note);
+    }
+    out.push_str("/>");
     for r in &s.resources {
         out.push_str("<locker");
         b64_attr(out, "name", &r.name);
@@ -230,6 +262,13 @@ fn decode_entry(attrs: &Attrs) -> Result<Entry, ParseError> {
         element: text(attrs, "element")?,
         since: from_millis(number(attrs, "since")?.unwrap_or(0)),
         token: number(attrs, "token")?,
+        origin: match (text(attrs, "daemon")?, text(attrs, "key")?) {
+            (None, None) => None,
+            (daemon, key) => Some(Origin {
+                daemon: daemon.unwrap_or_default(),
+                key: key.unwrap_or_default(),
+            }),
+        },
     })
 }
 
@@ -245,6 +284,8 @@ pub fn decode_answer(bytes: &[u8]) -> Result<Snapshot, ParseError> {
         daemon_id: String::new(),
         resources: Vec::new(),
         incubator: Vec::new(),
+        cluster: false,
+        note: None,
     };
     let mut seen_status = false;
     for (tag, attrs) in &elements {
@@ -255,6 +296,8 @@ pub fn decode_answer(bytes: &[u8]) -> Result<Snapshot, ParseError> {
                     return Err(ParseError::Invalid);
                 }
                 s.taken = from_millis(number(attrs, "time")?.unwrap_or(0));
+                s.cluster = attr(attrs, "scope") == Some("cluster");
+                s.note = text(attrs, "note")?;
                 seen_status = true;
             }
             "locker" => s.resources.push(ResourceState {
@@ -308,6 +351,7 @@ mod tests {
             element: None,
             since: from_millis(1_700_000_000_123),
             token: None,
+            origin: None,
         }
     }
 
@@ -350,10 +394,40 @@ mod tests {
                 kind: ResourceType::Numeric,
                 request: pool,
             }],
+            cluster: false,
+            note: None,
         };
         let mut out = String::new();
         encode_answer(&mut out, &s);
         assert!(out.ends_with("</msg>"));
+        assert!(!out.contains("scope") && !out.contains("daemon="), "{out}");
+        assert_eq!(decode_answer(out.as_bytes()), Ok(s));
+    }
+
+    #[test]
+    fn a_cluster_answer_round_trips() {
+        let mut held = entry("db");
+        held.origin = Some(Origin {
+            daemon: "node2:4242".into(),
+            key: "/flom/r/db/00000000000000ab-00000001".into(),
+        });
+        let s = Snapshot {
+            taken: from_millis(1_700_000_001_000),
+            daemon_id: "abc".into(),
+            resources: vec![ResourceState {
+                name: "db".into(),
+                kind: ResourceType::Simple,
+                last_token: 0,
+                holders: vec![held],
+                waiters: vec![],
+            }],
+            incubator: vec![],
+            cluster: true,
+            note: Some("etcd did not answer".into()),
+        };
+        let mut out = String::new();
+        encode_answer(&mut out, &s);
+        assert!(out.contains(" scope=\"cluster\""), "{out}");
         assert_eq!(decode_answer(out.as_bytes()), Ok(s));
     }
 

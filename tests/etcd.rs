@@ -187,19 +187,81 @@ fn waiters_are_served_in_create_revision_order() {
         waiters.push(side.spawn(&["-r", "Q", "--", "sh", "-c", &script]));
         cluster.wait_keys("/flom/r/Q/", i + 2);
     }
-    // `--status` of daemon a lists its own clients: the holder and its
-    // two waiters (b's waiters are b's).
-    let status = a.run(&["--status"]);
-    status.expect_code(0);
-    let rows: Vec<Vec<&str>> = status
+    // `--status` of either daemon lists the whole cluster's queue, in
+    // create-revision order, each request named by the daemon keeping it.
+    let (pid_a, pid_b) = (the_daemon(&a.sock), the_daemon(&b.sock));
+    let daemon_of = |row: &Vec<&str>| row.last().unwrap().rsplit(':').next().unwrap().to_string();
+    for side in [&a, &b] {
+        let status = side.run(&["--status"]);
+        status.expect_code(0).expect_stderr("");
+        let rows: Vec<Vec<&str>> = status
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let states: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+        assert_eq!(
+            states,
+            ["held", "waiting", "waiting", "waiting", "waiting"],
+            "{}",
+            status.stdout
+        );
+        assert!(rows.iter().all(|r| r[0] == "Q"), "{}", status.stdout);
+        let daemons: Vec<String> = rows.iter().map(daemon_of).collect();
+        let (pa, pb) = (pid_a.to_string(), pid_b.to_string());
+        assert_eq!(
+            daemons,
+            [
+                pa.as_str(),
+                pb.as_str(),
+                pa.as_str(),
+                pb.as_str(),
+                pa.as_str()
+            ],
+            "{}",
+            status.stdout
+        );
+        // Its own clients have a peer; the other daemon's do not.
+        let own = if std::ptr::eq(side, &a) { &pa } else { &pb };
+        for r in &rows {
+            assert_eq!(
+                r[6] == "localhost/",
+                &daemon_of(r) == own,
+                "{}",
+                status.stdout
+            );
+        }
+    }
+    // --verbose adds each request's etcd key; --json says the scope.
+    let verbose = a.run(&["--status", "--verbose"]);
+    verbose.expect_code(0);
+    let keys: Vec<&str> = verbose
         .stdout
         .lines()
+        .skip_while(|l| !l.starts_with("RESOURCE"))
         .skip(1)
-        .map(|l| l.split_whitespace().collect())
+        .map(|l| l.split_whitespace().last().unwrap())
         .collect();
-    let states: Vec<&str> = rows.iter().map(|r| r[2]).collect();
-    assert_eq!(states, ["held", "waiting", "waiting"], "{}", status.stdout);
-    assert!(rows.iter().all(|r| r[0] == "Q"), "{}", status.stdout);
+    assert_eq!(keys.len(), 5, "{}", verbose.stdout);
+    assert!(
+        keys.iter().all(|k| k.starts_with("/flom/r/Q/")),
+        "{}",
+        verbose.stdout
+    );
+    let json = b.run(&["--status", "--json"]);
+    json.expect_code(0);
+    assert!(
+        json.stdout.contains("\"scope\": \"cluster\""),
+        "{}",
+        json.stdout
+    );
+    assert_eq!(
+        json.stdout.matches("\"etcd_key\": \"/flom/r/Q/").count(),
+        5,
+        "{}",
+        json.stdout
+    );
     release(&fifo);
     holder.wait(common::T).expect_code(0);
     for mut w in waiters {
@@ -253,6 +315,18 @@ fn quantities_and_set_elements_across_two_daemons() {
     let mut h2 = hold_el(&b, &f2, "e2");
     b.run(&["-r", "red.green", "-o", "0", "--", "true"])
         .expect_code(98);
+    // Both holders and their elements, whichever daemon is asked.
+    let status = a.run(&["--status", "--json"]);
+    status.expect_code(0);
+    for element in ["red", "green"] {
+        assert!(
+            status
+                .stdout
+                .contains(&format!("\"element\": \"{element}\"")),
+            "{}",
+            status.stdout
+        );
+    }
     let els: Vec<String> = lines(&log)
         .iter()
         .filter_map(|l| l.split_once(':').map(|x| x.1.to_string()))

@@ -387,6 +387,9 @@ pub fn message_path(data: &[u8]) {
                         Action::ArmTimer { at } => self.timers.push(at),
                         Action::HalfClose { conn } => self.conns[conn as usize].half_closed = true,
                         Action::Close { conn } => self.close(conn as usize),
+                        Action::Status { conn, .. } => {
+                            panic!("the in-memory store answered a status later ({conn})")
+                        }
                     }
                 }
             }

@@ -416,7 +416,14 @@ impl Daemon {
         self.actions = actions;
         match control {
             Control::None => {}
-            Control::Status => self.answer_status(id, now),
+            Control::Status => {
+                let mut actions = std::mem::take(&mut self.actions);
+                if let Some(snapshot) = self.store.status(id as u32, now, &mut actions) {
+                    self.answer_status(id, snapshot);
+                }
+                self.apply(&mut actions);
+                self.actions = actions;
+            }
             Control::Shutdown { immediate: true } => {
                 crate::syslog::notice("FLM007N immediate shutdown requested");
                 self.stop = true;
@@ -454,6 +461,7 @@ impl Daemon {
                     }
                 }
                 Action::Close { conn } => self.to_close.push(conn as usize),
+                Action::Status { conn, snapshot } => self.answer_status(conn as usize, *snapshot),
             }
         }
     }
@@ -485,8 +493,7 @@ impl Daemon {
 
     /// The status answer to connection `id`: the store's snapshot with
     /// each connection's peer.
-    fn answer_status(&mut self, id: usize, now: Now) {
-        let mut snapshot = self.store.snapshot(now);
+    fn answer_status(&mut self, id: usize, mut snapshot: crate::snapshot::Snapshot) {
         snapshot.daemon_id = self.peerid.clone();
         for peer in snapshot.peers_mut() {
             let Some(socket) = self

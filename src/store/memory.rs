@@ -593,6 +593,7 @@ impl LockStore for MemoryStore {
                 element: None,
                 since: client.map_or(now.wall, |c| c.since),
                 token: client.and_then(|c| c.token),
+                origin: None,
             }
         };
         let mut resources: Vec<ResourceState> = self
@@ -642,6 +643,8 @@ impl LockStore for MemoryStore {
             daemon_id: String::new(),
             resources,
             incubator,
+            cluster: false,
+            note: None,
         }
     }
 

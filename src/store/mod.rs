@@ -94,6 +94,12 @@ pub enum Action {
     HalfClose { conn: ConnId },
     /// Close `conn` (which the loop then reports with `disconnect`).
     Close { conn: ConnId },
+    /// Send the status answer `snapshot` to `conn` (a `status` request
+    /// answered later; peers carry only their connection id).
+    Status {
+        conn: ConnId,
+        snapshot: Box<Snapshot>,
+    },
 }
 
 /// Where locks live. Every event may append actions to `out`.
@@ -113,6 +119,12 @@ pub trait LockStore {
     /// --status`), taken at `now`; peers carry only their connection id
     /// (the daemon fills in the rest).
     fn snapshot(&self, now: Now) -> Snapshot;
+    /// A status request of `conn`: the snapshot now, or None when the store
+    /// must read it first (etcd: the whole cluster) and answers later with
+    /// `Action::Status` (dropped if `conn` disconnects meanwhile).
+    fn status(&mut self, _conn: ConnId, now: Now, _out: &mut Vec<Action>) -> Option<Snapshot> {
+        Some(self.snapshot(now))
+    }
     /// The fencing token of `conn`'s grant, while it holds a lock. Every
     /// grant of a resource gets a token above all earlier ones of that
     /// resource, for the daemon's life (`--fencing`).

@@ -2,9 +2,12 @@
 //!
 //! Under the prefix P:
 //! - `P r/<resource>/<lease>-<seq>`: one waiter key per request (value:
-//!   `MODE QUANTITY`), attached to the daemon's lease; its create revision
-//!   is its place in the queue;
-//! - `P e/<resource>/<element>`: the set element a granted request claimed.
+//!   `MODE QUANTITY SINCE NAME`, SINCE in ms since the epoch), attached to
+//!   the daemon's lease; its create revision is its place in the queue;
+//! - `P e/<resource>/<element>`: the set element a granted request claimed
+//!   (value: the waiter key);
+//! - `P d/<lease>`: the daemon holding that lease (value `HOST:PID`), for
+//!   `flom --status`.
 //!
 //! `<resource>` is the routing key with `%` and `/` escaped, so a key has
 //! exactly one `/` after the resource. A request is granted when no earlier
@@ -91,6 +94,13 @@ impl Layout {
     pub fn elements(&self, res: &str) -> String {
         format!("{}e/{res}/", self.prefix)
     }
+    /// The key naming the daemon of `lease`, and the prefix of all of them.
+    pub fn daemon(&self, lease: i64) -> String {
+        format!("{}d/{lease:016x}", self.prefix)
+    }
+    pub fn daemons(&self) -> String {
+        format!("{}d/", self.prefix)
+    }
     /// The escaped resource a key under the prefix belongs to.
     pub fn resource_of<'a>(&self, key: &'a str) -> Option<&'a str> {
         let rest = key.strip_prefix(&self.prefix)?;
@@ -101,10 +111,10 @@ impl Layout {
     }
 }
 
-/// A waiter key's value: `MODE QUANTITY NAME` (the name tells the paths of
-/// a hierarchical queue apart).
-pub fn value(mode: LockMode, quantity: u64, name: &str) -> String {
-    format!("{} {quantity} {name}", mode.short_name())
+/// A waiter key's value: `MODE QUANTITY SINCE NAME` (the name tells the
+/// paths of a hierarchical queue apart; SINCE is when the request arrived).
+pub fn value(mode: LockMode, quantity: u64, since_ms: u64, name: &str) -> String {
+    format!("{} {quantity} {since_ms} {name}", mode.short_name())
 }
 
 /// One key of a queue as read back.
@@ -116,13 +126,44 @@ pub struct Entry {
     /// The requested name (a hierarchical path).
     pub name: String,
     pub create_revision: i64,
+    /// When the request arrived (ms since the epoch, its daemon's clock).
+    pub since_ms: u64,
 }
 
-pub fn parse_value(v: &str) -> Option<(LockMode, u64, String)> {
-    let mut parts = v.splitn(3, ' ');
+/// A waiter key's value read back: (mode, quantity, since, name).
+pub fn parse_value(v: &str) -> Option<(LockMode, u64, u64, String)> {
+    let mut parts = v.splitn(4, ' ');
     let mode = LockMode::parse(parts.next()?)?;
     let quantity = parts.next()?.parse().ok()?;
-    Some((mode, quantity, parts.next().unwrap_or("").to_string()))
+    let since = parts.next()?.parse().ok()?;
+    Some((
+        mode,
+        quantity,
+        since,
+        parts.next().unwrap_or("").to_string(),
+    ))
+}
+
+/// The routing key `escape` turned into `res`.
+pub fn unescape(res: &str) -> String {
+    let mut out = String::with_capacity(res.len());
+    let mut rest = res;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i..i + 3);
+        match code {
+            Some("%25") => out.push('%'),
+            Some("%2F") => out.push('/'),
+            _ => {
+                out.push('%');
+                rest = &rest[i + 1..];
+                continue;
+            }
+        }
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether one path is the other or an ancestor of it (component-wise).
@@ -248,6 +289,7 @@ mod tests {
             quantity: q,
             name: String::new(),
             create_revision: rev,
+            since_ms: 0,
         }
     }
 
@@ -267,9 +309,12 @@ mod tests {
         assert_eq!(decide("/a/c", h, &q, "b"), Decision::Grant);
         assert_eq!(decide("/a", h, &q, "c"), Decision::Wait);
         assert_eq!(
-            parse_value(&value(Exclusive, 1, "/a b")),
-            Some((Exclusive, 1, "/a b".into()))
+            parse_value(&value(Exclusive, 1, 1700, "/a b")),
+            Some((Exclusive, 1, 1700, "/a b".into()))
         );
+        for name in ["/a/b", "x%2Fy", "%", "100%/", "plain"] {
+            assert_eq!(unescape(&escape(name)), name);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (lock / unlock / disconnect events, and the worker's results when the
 //! eventfd wakes the loop).
 
+mod cluster;
 mod grants;
 mod http;
 mod keys;
@@ -18,7 +19,7 @@ use crate::locker::{ConnId, Request};
 use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
 use crate::rc;
 use crate::resource::{self, ResourceType};
-use crate::snapshot::{Entry as SnapshotEntry, Incubated, Peer, ResourceState, Snapshot};
+use crate::snapshot::{Incubated, ResourceState, Snapshot};
 use grants::{NumberStage, StampStage};
 use keys::{b64, Decision, Entry, Layout};
 use serde_json::{json, Value};
@@ -128,6 +129,8 @@ enum Pending {
         seq: u64,
         stage: NumberStage,
     },
+    /// Reading the whole cluster for `conn`'s `--status`.
+    Status { conn: ConnId },
     /// Claiming a set element for `conn`.
     Claim {
         conn: ConnId,
@@ -154,6 +157,10 @@ pub struct EtcdStore {
     pending: HashMap<u64, Pending>,
     next_id: u64,
     next_seq: u64,
+    /// Status requests being read, by connection: the call's id.
+    statuses: HashMap<ConnId, u64>,
+    /// `HOST:PID`, the name of this daemon in the cluster's snapshots.
+    label: String,
 }
 
 fn kvs(v: &Value) -> Vec<Entry> {
@@ -165,7 +172,7 @@ fn kvs(v: &Value) -> Vec<Entry> {
             .and_then(Value::as_str)
             .and_then(keys::unb64)
             .unwrap_or_default();
-        let (Some(key), Some((mode, quantity, name))) = (
+        let (Some(key), Some((mode, quantity, since_ms, name))) = (
             key.and_then(|k| String::from_utf8(k).ok()),
             std::str::from_utf8(&val).ok().and_then(keys::parse_value),
         ) else {
@@ -177,6 +184,7 @@ fn kvs(v: &Value) -> Vec<Entry> {
             quantity,
             name,
             create_revision: worker::num(&kv["create_revision"]).unwrap_or(0),
+            since_ms,
         });
     }
     out.sort_by_key(|e| e.create_revision);
@@ -192,7 +200,7 @@ impl EtcdStore {
             session.lease,
             session.ttl,
         )?;
-        Ok(EtcdStore {
+        let mut store = EtcdStore {
             recheck_at: None,
             stamp_waits: Vec::new(),
             link,
@@ -203,14 +211,61 @@ impl EtcdStore {
             pending: HashMap::new(),
             next_id: 1,
             next_seq: 1,
-        })
+            statuses: HashMap::new(),
+            label: cluster::own_label(),
+        };
+        store.name_daemon(session.lease);
+        Ok(store)
     }
 
-    fn call(&mut self, path: &'static str, body: Value, what: Pending) {
+    /// Puts the key naming this daemon, attached to `lease` (for the
+    /// cluster's `--status`).
+    fn name_daemon(&mut self, lease: i64) {
+        let key = self.layout.daemon(lease);
+        let body = json!({ "key": b64(key.as_bytes()), "value": b64(self.label.as_bytes()), "lease": lease.to_string() });
+        let _ = self.link.jobs.send(Job::Apply {
+            path: "/v3/kv/put",
+            body,
+        });
+    }
+
+    fn call(&mut self, path: &'static str, body: Value, what: Pending) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(id, what);
         let _ = self.link.jobs.send(Job::Call { id, path, body });
+        id
+    }
+
+    /// The answer to a status request whose cluster read ended.
+    fn on_status_reply(
+        &mut self,
+        id: u64,
+        conn: ConnId,
+        result: Result<Value, String>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.statuses.get(&conn) != Some(&id) {
+            return; // (the connection is gone)
+        }
+        self.statuses.remove(&conn);
+        let now = Now::read();
+        let snapshot = match result {
+            Ok(v) => cluster::build(&self.layout, &v, &self.clients, &self.label, now.wall),
+            Err(why) => {
+                crate::syslog::error(&format!("FLM060E {why}"));
+                Snapshot {
+                    note: Some(format!(
+                        "etcd could not be read ({why}): only this daemon's own clients are listed"
+                    )),
+                    ..self.snapshot(now)
+                }
+            }
+        };
+        out.push(Action::Status {
+            conn,
+            snapshot: Box::new(snapshot),
+        });
     }
 
     fn range_body(&self, res: &str) -> Value {
@@ -375,6 +430,7 @@ impl EtcdStore {
             return;
         };
         match (what, result) {
+            (Pending::Status { conn }, result) => self.on_status_reply(id, conn, result, out),
             (Pending::Put { conn, seq }, Ok(v)) => {
                 if !self.clients.get(&conn).is_some_and(|l| l.seq == seq) {
                     return;
@@ -485,7 +541,11 @@ impl EtcdStore {
         } else {
             1
         };
-        let value = keys::value(l.req.mode, quantity, &l.req.name);
+        let since_ms = l
+            .since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let value = keys::value(l.req.mode, quantity, since_ms, &l.req.name);
         crate::trace!(
             crate::trace::LOCKER,
             "etcd: connection {conn} puts {key} = {value}"
@@ -531,8 +591,8 @@ impl EtcdStore {
 }
 
 impl LockStore for EtcdStore {
-    /// This daemon's own clients only (the cluster's other daemons keep
-    /// theirs), each since its request arrived; no fencing tokens.
+    /// This daemon's own clients only, each since its request arrived
+    /// (`status` lists the whole cluster).
     fn snapshot(&self, now: Now) -> Snapshot {
         let mut by_name: std::collections::BTreeMap<&str, ResourceState> =
             std::collections::BTreeMap::new();
@@ -541,18 +601,8 @@ impl LockStore for EtcdStore {
         conns.sort();
         for &conn in conns {
             let l = &self.clients[&conn];
-            let entry = SnapshotEntry {
-                peer: Peer {
-                    conn,
-                    ..Peer::default()
-                },
-                name: l.req.name.clone(),
-                mode: l.kind.uses_lock_mode().then_some(l.req.mode),
-                quantity: l.kind.uses_quantity().then_some(l.req.quantity),
-                element: l.element.clone(),
-                since: l.since,
-                token: (l.state == State::Held).then_some(l.token).flatten(),
-            };
+            let held = l.state == State::Held;
+            let entry = cluster::local_entry(conn, l, &self.label, held);
             if l.state == State::Incubated {
                 incubator.push(Incubated {
                     kind: l.kind,
@@ -569,12 +619,10 @@ impl LockStore for EtcdStore {
                     holders: Vec::new(),
                     waiters: Vec::new(),
                 });
-            match l.state {
-                State::Held => r.holders.push(entry),
-                _ => r.waiters.push(SnapshotEntry {
-                    element: None,
-                    ..entry
-                }),
+            if held {
+                r.holders.push(entry);
+            } else {
+                r.waiters.push(entry);
             }
         }
         Snapshot {
@@ -582,7 +630,16 @@ impl LockStore for EtcdStore {
             daemon_id: String::new(),
             resources: by_name.into_values().collect(),
             incubator,
+            cluster: false,
+            note: None,
         }
+    }
+
+    fn status(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) -> Option<Snapshot> {
+        let body = cluster::read_body(&self.layout);
+        let id = self.call("/v3/kv/txn", body, Pending::Status { conn });
+        self.statuses.insert(conn, id);
+        None
     }
 
     fn fencing_token(&self, conn: ConnId) -> Option<u64> {
@@ -650,6 +707,7 @@ impl LockStore for EtcdStore {
     }
 
     fn disconnect(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) {
+        self.statuses.remove(&conn);
         self.release(conn, true);
     }
 
@@ -711,6 +769,7 @@ impl LockStore for EtcdStore {
                 Event::NewLease(id) => {
                     crate::syslog::notice(&format!("FLM062N etcd: new lease {id:x}"));
                     self.lease = Some(id);
+                    self.name_daemon(id);
                 }
             }
         }
