@@ -126,14 +126,32 @@ pub struct LockRequestArgs<'a> {
 /// Lock request (verb 1, step 8). The attributes sent depend on the type the
 /// name has, exactly as C FLoM lays them out.
 pub fn encode_lock_request(out: &mut String, a: &LockRequestArgs) {
-    encode_lock_request_fenced(out, a, false);
+    encode_lock_request_extended(out, a, Asked::default());
 }
 
-/// A lock request that may ask for a fencing token (our extension,
-/// `--fencing`): `fencing` adds an empty `<fencing/>` element, which C
-/// FLoM's parser ignores (an unknown element without attributes); without
-/// it the bytes are C's exactly.
-pub fn encode_lock_request_fenced(out: &mut String, a: &LockRequestArgs, fencing: bool) {
+/// What a lock request asks of our daemon beyond C's protocol. Each is an
+/// empty element, which C FLoM's parser ignores (an unknown element
+/// without attributes); with none the bytes are C's exactly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// `<fencing/>`: the grant's fencing token (`--fencing`).
+    pub fencing: bool,
+    /// `<etcd-key/>`: the etcd key of the request (`--verbose` with etcd).
+    pub etcd_key: bool,
+}
+
+/// What a lock answer tells beyond C's protocol, only to a client that
+/// asked (so a C client sees C's bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Told<'a> {
+    /// `<fencing token="N"/>`, with a grant.
+    pub fencing_token: Option<u64>,
+    /// `<etcd key="B64"/>`, while the request has a key.
+    pub etcd_key: Option<&'a str>,
+}
+
+/// A lock request with our extensions `asked`.
+pub fn encode_lock_request_extended(out: &mut String, a: &LockRequestArgs, asked: Asked) {
     header(out, VERB_LOCK, STEP_REQUEST);
     let _ = write!(out, "<session peerid=\"{}\"/><resource name=\"", a.peerid);
     base64_encode_into(a.name.as_bytes(), out);
@@ -153,8 +171,11 @@ pub fn encode_lock_request_fenced(out: &mut String, a: &LockRequestArgs, fencing
         }
     }
     let _ = write!(out, " create=\"{create}\" lifespan=\"{}\"/>", a.lifespan);
-    if fencing {
+    if asked.fencing {
         out.push_str("<fencing/>");
+    }
+    if asked.etcd_key {
+        out.push_str("<etcd-key/>");
     }
     out.push_str("</msg>");
 }
@@ -167,19 +188,17 @@ pub fn encode_lock_answer(
     rc: i32,
     element: Option<&str>,
 ) {
-    encode_lock_answer_fenced(out, step, peerid, rc, element, None);
+    encode_lock_answer_extended(out, step, peerid, rc, element, Told::default());
 }
 
-/// A lock answer; a grant to a client that asked for fencing carries
-/// `<fencing token="N"/>` after the answer (never sent to one that did not
-/// ask, so a C client sees C's bytes).
-pub fn encode_lock_answer_fenced(
+/// A lock answer with what `told` carries after the answer element.
+pub fn encode_lock_answer_extended(
     out: &mut String,
     step: i32,
     peerid: &str,
     rc: i32,
     element: Option<&str>,
-    fencing_token: Option<u64>,
+    told: Told<'_>,
 ) {
     header(out, VERB_LOCK, step);
     if step == STEP_FIRST_ANSWER {
@@ -190,8 +209,13 @@ pub fn encode_lock_answer_fenced(
         let _ = write!(out, " element=\"{e}\"");
     }
     out.push_str("/>");
-    if let Some(token) = fencing_token {
+    if let Some(token) = told.fencing_token {
         let _ = write!(out, "<fencing token=\"{token}\"/>");
+    }
+    if let Some(key) = told.etcd_key {
+        out.push_str("<etcd key=\"");
+        base64_encode_into(key.as_bytes(), out);
+        out.push_str("\"/>");
     }
     out.push_str("</msg>");
 }
@@ -266,6 +290,10 @@ pub struct Message {
     pub fencing_requested: bool,
     /// A lock answer carried `<fencing token="N"/>` (our extension).
     pub fencing_token: Option<u64>,
+    /// A lock request carried `<etcd-key/>` (our extension).
+    pub etcd_key_requested: bool,
+    /// A lock answer carried `<etcd key="B64"/>` (our extension).
+    pub etcd_key: Option<Box<str>>,
     /// A management request carried `<status version="V"/>` (our extension).
     pub status_version: Option<u32>,
 }
@@ -561,6 +589,18 @@ fn element(msg: &mut Message, tag: &str, attrs: &[(&str, &str)]) -> Result<(), P
             for &(k, v) in attrs {
                 match (k, v.parse::<u64>()) {
                     ("token", Ok(t)) => msg.fencing_token = Some(t),
+                    _ => return Err(ParseError::Invalid),
+                }
+            }
+        }
+        "etcd-key" if is(VERB_LOCK, STEP_REQUEST) && attrs.is_empty() => {
+            msg.etcd_key_requested = true;
+        }
+        "etcd" if verb == VERB_LOCK && step > STEP_REQUEST => {
+            for &(k, v) in attrs {
+                let key = base64_decode(v).and_then(|raw| String::from_utf8(raw).ok());
+                match (k, key) {
+                    ("key", Some(key)) => msg.etcd_key = Some(key.into()),
                     _ => return Err(ParseError::Invalid),
                 }
             }

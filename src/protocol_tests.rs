@@ -146,19 +146,45 @@ fn fencing_and_status_extensions() {
     };
     let (mut plain, mut fenced) = (String::new(), String::new());
     encode_lock_request(&mut plain, &args);
-    encode_lock_request_fenced(&mut fenced, &args, true);
+    let fencing = Asked {
+        fencing: true,
+        etcd_key: false,
+    };
+    encode_lock_request_extended(&mut fenced, &args, fencing);
     assert_eq!(fenced, plain.replace("/></msg>", "/><fencing/></msg>"));
     assert!(!parse_message(plain.as_bytes()).unwrap().fencing_requested);
     assert!(parse_message(fenced.as_bytes()).unwrap().fencing_requested);
     let mut a = String::new();
-    encode_lock_answer_fenced(&mut a, 24, PEER, 0, None, Some(42));
+    let told = Told {
+        fencing_token: Some(42),
+        etcd_key: None,
+    };
+    encode_lock_answer_extended(&mut a, 24, PEER, 0, None, told);
     assert_eq!(a, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><msg level=\"3\" verb=\"1\" step=\"24\"><answer rc=\"0\"/><fencing token=\"42\"/></msg>");
     assert_eq!(parse_message(a.as_bytes()).unwrap().fencing_token, Some(42));
     let mut b = String::new();
-    encode_lock_answer_fenced(&mut b, 24, PEER, 0, None, None);
+    encode_lock_answer_extended(&mut b, 24, PEER, 0, None, Told::default());
     let mut c = String::new();
     encode_lock_answer(&mut c, 24, PEER, 0, None);
     assert_eq!(b, c);
+    // The etcd key of a request, asked with --verbose.
+    let mut keyed = String::new();
+    let asked = Asked {
+        fencing: false,
+        etcd_key: true,
+    };
+    encode_lock_request_extended(&mut keyed, &args, asked);
+    assert_eq!(keyed, plain.replace("/></msg>", "/><etcd-key/></msg>"));
+    assert!(parse_message(keyed.as_bytes()).unwrap().etcd_key_requested);
+    let mut k = String::new();
+    let told = Told {
+        fencing_token: None,
+        etcd_key: Some("/flom/r/R/00ab-1"),
+    };
+    encode_lock_answer_extended(&mut k, 16, PEER, 3, None, told);
+    let m = parse_message(k.as_bytes()).unwrap();
+    assert_eq!(m.etcd_key.as_deref(), Some("/flom/r/R/00ab-1"));
+    assert!(parse_message(c.as_bytes()).unwrap().etcd_key.is_none());
     let mut st = String::new();
     encode_status_request(&mut st, PEER);
     let m = parse_message(st.as_bytes()).unwrap();

@@ -166,6 +166,27 @@ fn fencing_tokens_increase_across_daemons() {
         .collect();
     assert_eq!(tokens.len(), 4);
     assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+    // --verbose tells the request's etcd key (its daemon's lease, then
+    // its number), once, before the grant.
+    let out = a.run(&["--verbose", "-r", "F", "--", "true"]);
+    out.expect_code(0);
+    let told: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("etcd as key"))
+        .collect();
+    assert_eq!(told.len(), 1, "{}", out.describe());
+    assert!(
+        told[0].starts_with("flom: the request is kept in etcd as key '/flom/r/F/"),
+        "{}",
+        out.describe()
+    );
+    let granted = out.stderr.find("granted").unwrap_or(0);
+    assert!(
+        out.stderr.find("etcd as key").unwrap() < granted,
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub struct Conn {
     /// Its lock request asked for a fencing token (our extension): only
     /// then does a grant carry one.
     pub fencing: bool,
+    /// Its lock request asked for its etcd key (our extension, --verbose).
+    pub etcd_key: bool,
     /// Whether its shutdown requests are obeyed (see `admission`).
     pub may_shutdown: bool,
     rbuf: Vec<u8>,
@@ -87,6 +89,7 @@ impl Conn {
             uid,
             phase: Phase::New,
             fencing: false,
+            etcd_key: false,
             may_shutdown: true,
             rbuf: Vec::new(),
             scanned: 0,

@@ -396,6 +396,9 @@ impl Daemon {
         if msg.verb == protocol::VERB_LOCK && msg.fencing_requested {
             conn.fencing = true;
         }
+        if msg.verb == protocol::VERB_LOCK && msg.etcd_key_requested {
+            conn.etcd_key = true;
+        }
         let stream = &conn.stream;
         let peer_name = || stream.peer_name();
         let client = Client {
@@ -479,14 +482,23 @@ impl Daemon {
         } else {
             None
         };
+        let key = if conn.etcd_key {
+            self.store.store_key(id as u32)
+        } else {
+            None
+        };
+        let told = protocol::Told {
+            fencing_token: token,
+            etcd_key: key.as_deref(),
+        };
         self.out.clear();
-        protocol::encode_lock_answer_fenced(
+        protocol::encode_lock_answer_extended(
             &mut self.out,
             step,
             &self.peerid,
             code,
             element,
-            token,
+            told,
         );
         self.send_out(id);
     }

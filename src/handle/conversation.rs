@@ -147,7 +147,13 @@ pub(super) fn lock(
         why: None,
     };
     let mut out = String::with_capacity(256);
-    protocol::encode_lock_request_fenced(
+    // The etcd key is asked only of a daemon the settings say keeps its
+    // locks in etcd, so that -v alone sends C's bytes.
+    let asked = protocol::Asked {
+        fencing: config.fencing,
+        etcd_key: config.verbose && config.etcd_endpoints.is_some(),
+    };
+    protocol::encode_lock_request_extended(
         &mut out,
         &LockRequestArgs {
             peerid,
@@ -158,7 +164,7 @@ pub(super) fn lock(
             create: config.resource_create,
             lifespan: i64::from(config.resource_idle_lifespan),
         },
-        config.fencing,
+        asked,
     );
     crate::trace!(crate::trace::CLIENT, "client: sending the lock request");
     crate::trace!(crate::trace::MSG, "client: sent '{out}'");
@@ -241,6 +247,9 @@ pub(super) fn lock(
             return Err(broken(rc::PROTOCOL_ERROR));
         };
         first = false;
+        if let Some(key) = msg.etcd_key.as_deref() {
+            progress.etcd_key(key);
+        }
         return match answer.rc {
             rc::OK => {
                 progress.granted(answer.element.as_deref());
@@ -264,6 +273,8 @@ pub(super) fn lock(
 struct Progress<'a> {
     config: &'a Config,
     start: Instant,
+    /// The etcd key was told.
+    told_key: std::cell::Cell<bool>,
 }
 
 impl<'a> Progress<'a> {
@@ -271,6 +282,7 @@ impl<'a> Progress<'a> {
         Progress {
             config,
             start: Instant::now(),
+            told_key: std::cell::Cell::new(false),
         }
     }
 
@@ -302,6 +314,13 @@ impl<'a> Progress<'a> {
             c.resource_name,
             self.how()
         );
+    }
+
+    /// The etcd key of the request, told once.
+    fn etcd_key(&self, key: &str) {
+        if self.config.verbose && !self.told_key.replace(true) {
+            eprintln!("flom: the request is kept in etcd as key '{key}'.");
+        }
     }
 
     fn waiting(&self, code: i32) {

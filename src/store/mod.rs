@@ -129,6 +129,11 @@ pub trait LockStore {
     /// grant of a resource gets a token above all earlier ones of that
     /// resource, for the daemon's life (`--fencing`).
     fn fencing_token(&self, conn: ConnId) -> Option<u64>;
+    /// The key `conn`'s request is kept under in an external store (etcd),
+    /// while it has one (`--verbose` shows it).
+    fn store_key(&self, _conn: ConnId) -> Option<String> {
+        None
+    }
     /// A descriptor the loop watches for the store (etcd: the worker's
     /// eventfd); when it is readable the loop calls `woken`.
     fn wake_fd(&self) -> Option<RawFd> {

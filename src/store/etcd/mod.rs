@@ -649,6 +649,13 @@ impl LockStore for EtcdStore {
             .and_then(|l| l.token)
     }
 
+    fn store_key(&self, conn: ConnId) -> Option<String> {
+        self.clients
+            .get(&conn)
+            .map(|l| l.key.clone())
+            .filter(|k| !k.is_empty())
+    }
+
     fn lock(&mut self, client: Client<'_>, request: LockRequest, now: Now, out: &mut Vec<Action>) {
         let conn = client.conn;
         if self.lease.is_none() {
