@@ -478,7 +478,9 @@ fn etcd_down_at_start_is_a_clear_error() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", &url, "--", "true"]);
-    assert_ne!(out.code(), Some(0), "{}", out.describe());
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    // One sentence, naming the endpoint (no second one about the daemon).
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
     assert!(
         out.stderr
             .starts_with(&format!("flom: cannot reach etcd at {url}")),
@@ -486,8 +488,33 @@ fn etcd_down_at_start_is_a_clear_error() {
         out.describe()
     );
     let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", "ftp:/x", "--", "true"]);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
     assert!(
         out.stderr.starts_with("flom: etcd endpoint 'ftp:/x'"),
+        "{}",
+        out.describe()
+    );
+    // Something that is not etcd answers with an error page: one line.
+    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", web.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = web.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = c.read(&mut buf);
+        let page = "<html><body>\n<h1>Not Found</h1>\n<p>nothing here</p>\n</body></html>\n";
+        let _ = write!(
+            c,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}",
+            page.len()
+        );
+    });
+    let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", &url, "--", "true"]);
+    server.join().unwrap();
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!("flom: etcd at {url} rejected /v3/lease/grant (HTTP 404): 'Not Found' (not an etcd answer: is it an etcd v3 client URL?)"),
         "{}",
         out.describe()
     );

@@ -124,6 +124,21 @@ pub(super) fn explain_start_failure(why: String) {
     *START_FAILURE.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
 }
 
+/// Tells the starting client how the start went: the return code, then
+/// (on a failure) the sentence it prints; closes the readiness pipe.
+fn tell_starter(ready_pipe: RawFd, start_rc: i32, why: &str) {
+    let bytes = start_rc.to_ne_bytes();
+    // SAFETY: writing 4 bytes and the sentence to the readiness pipe, then
+    // closing it.
+    unsafe {
+        libc::write(ready_pipe, bytes.as_ptr().cast(), 4);
+        if !why.is_empty() {
+            libc::write(ready_pipe, why.as_ptr().cast(), why.len());
+        }
+        libc::close(ready_pipe);
+    }
+}
+
 static SIGNAL_PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_stop_signal(sig: libc::c_int) {
@@ -178,13 +193,7 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
     let etcd = match crate::store::etcd::Session::open(config) {
         Ok(s) => s,
         Err(sentence) => {
-            eprintln!("{sentence}");
-            let bytes = rc::DAEMON_NOT_STARTED.to_ne_bytes();
-            // SAFETY: writing 4 bytes to the readiness pipe, then closing it.
-            unsafe {
-                libc::write(ready_pipe, bytes.as_ptr().cast(), 4);
-                libc::close(ready_pipe);
-            }
+            tell_starter(ready_pipe, rc::DAEMON_NOT_STARTED, &sentence);
             return 1;
         }
     };
@@ -197,22 +206,13 @@ pub(super) fn daemon_main(config: &Config, ready_pipe: RawFd) -> i32 {
         Ok(_) => 0,
         Err(rc) => *rc,
     };
-    let bytes = start_rc.to_ne_bytes();
     let why = START_FAILURE
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .filter(|_| start_rc != 0)
         .unwrap_or_default();
-    // SAFETY: writing 4 bytes (and the failure sentence) to the readiness
-    // pipe, then closing it.
-    unsafe {
-        libc::write(ready_pipe, bytes.as_ptr().cast(), 4);
-        if !why.is_empty() {
-            libc::write(ready_pipe, why.as_ptr().cast(), why.len());
-        }
-        libc::close(ready_pipe);
-    }
+    tell_starter(ready_pipe, start_rc, &why);
     match result {
         Ok(mut daemon) => {
             crate::trace!(

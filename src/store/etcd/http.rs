@@ -81,6 +81,29 @@ fn send_request(s: &mut TcpStream, ep: &Endpoint, path: &str, body: &[u8]) -> io
     s.write_all(&buf)
 }
 
+/// What an error answer that is not etcd's JSON said: its first line of
+/// text, shortened, and a hint.
+fn not_etcd(body: &[u8]) -> String {
+    // The text outside HTML tags (an error page's title and message).
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in String::from_utf8_lossy(body).chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let line: String = line.chars().take(120).collect();
+    format!("'{line}' (not an etcd answer: is it an etcd v3 client URL?)")
+}
+
 fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
@@ -310,7 +333,7 @@ impl Client {
                         .or_else(|| v.get("message"))
                         .and_then(Value::as_str)
                         .map(str::to_string)
-                        .unwrap_or_else(|| String::from_utf8_lossy(&b).trim().to_string());
+                        .unwrap_or_else(|| not_etcd(&b));
                     let msg = format!("flom: etcd at {url} rejected {path} (HTTP {status}): {why}");
                     // Unavailable members (no leader, shutting down): try the next.
                     if status >= 500 && !why.contains("requested lease not found") {
@@ -368,5 +391,21 @@ impl Client {
             self.current = (self.current + 1) % self.endpoints.len();
         }
         Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_page_is_told_in_one_short_line() {
+        let page =
+            b"<!DOCTYPE HTML>\n<html>\n  <head>\n</head>\n  <h1>Error response</h1>\n<p>x</p>\n";
+        assert_eq!(
+            not_etcd(page),
+            "'Error response' (not an etcd answer: is it an etcd v3 client URL?)"
+        );
+        assert!(!not_etcd(&[b'x'; 500]).contains(&"x".repeat(121)));
     }
 }
