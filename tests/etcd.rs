@@ -642,6 +642,28 @@ fn create_no_waits_for_the_resource_across_daemons() {
     holder.wait(common::T).expect_code(0);
     late.wait(common::T).expect_code(0);
     assert_eq!(lines(&log), ["holder", "holder-out", "late"]);
+
+    // A released resource stays for its idle lifespan (-i, plus 1 s of
+    // grace), across daemons: --status lists it idle and a create=no
+    // request finds it; the last release's lifespan wins.
+    a.run(&["-r", "Y", "-i", "5000", "--", "true"])
+        .expect_code(0);
+    let status = b.run(&["--status"]);
+    status.expect_code(0);
+    let idle: Vec<&str> = status
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Y "))
+        .collect();
+    assert_eq!(idle.len(), 1, "{}", status.stdout);
+    assert!(idle[0].contains(" idle "), "{}", status.stdout);
+    b.run(&["-r", "Y", "-e", "no", "-o", "0", "--", "true"])
+        .expect_code(0);
+    // b's release (-i 0: 2 s) replaced a's marker; b deletes it when it
+    // expires, then Y is gone.
+    cluster.wait_keys("/flom/i/Y", 0);
+    b.run(&["-r", "Y", "-e", "no", "-o", "0", "--", "true"])
+        .expect_code(96);
 }
 
 #[test]

@@ -37,11 +37,12 @@ pub fn read_body(layout: &Layout) -> Value {
         range(format!("{}r/", layout.prefix)),
         range(format!("{}e/", layout.prefix)),
         range(layout.daemons()),
+        range(layout.idles()),
     ] })
 }
 
 /// The keys and values of a range answer, as text.
-fn pairs(range: &Value) -> impl Iterator<Item = (String, String)> + '_ {
+pub fn pairs(range: &Value) -> impl Iterator<Item = (String, String)> + '_ {
     let text = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .and_then(keys::unb64)
@@ -150,6 +151,23 @@ pub fn build(
             } else {
                 r.waiters.push(entry);
             }
+        }
+    }
+    // Resources nobody holds or waits for, kept by an idle marker.
+    let idle_prefix = layout.idles();
+    let taken_ms = super::idle::wall_ms(taken);
+    for (key, until) in pairs(&responses[3]["response_range"]) {
+        let Some(res) = key.strip_prefix(&idle_prefix) else {
+            continue;
+        };
+        let name = keys::unescape(res);
+        if queues.contains_key(res) || !super::idle::alive(&until, taken_ms) {
+            continue;
+        }
+        if let Some(kind) = resource::resource_type(&name) {
+            resources
+                .entry(name.clone())
+                .or_insert_with(|| empty(name, kind));
         }
     }
     // This daemon's requests not in etcd (yet): incubated, or being put.

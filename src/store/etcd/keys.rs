@@ -7,7 +7,9 @@
 //! - `P e/<resource>/<element>`: the set element a granted request claimed
 //!   (value: the waiter key);
 //! - `P d/<lease>`: the daemon holding that lease (value `HOST:PID`), for
-//!   `flom --status`.
+//!   `flom --status`;
+//! - `P i/<resource>`: a released resource kept for its idle lifespan
+//!   (see `idle`).
 //!
 //! `<resource>` is the routing key with `%` and `/` escaped, so a key has
 //! exactly one `/` after the resource. A request is granted when no earlier
@@ -100,6 +102,13 @@ impl Layout {
     }
     pub fn daemons(&self) -> String {
         format!("{}d/", self.prefix)
+    }
+    /// The marker keeping an idle resource, and the prefix of all of them.
+    pub fn idle(&self, res: &str) -> String {
+        format!("{}i/{res}", self.prefix)
+    }
+    pub fn idles(&self) -> String {
+        format!("{}i/", self.prefix)
     }
     /// The escaped resource a key under the prefix belongs to.
     pub fn resource_of<'a>(&self, key: &'a str) -> Option<&'a str> {

@@ -10,6 +10,7 @@
 mod cluster;
 mod grants;
 mod http;
+mod idle;
 mod keys;
 mod worker;
 
@@ -96,6 +97,8 @@ struct Local {
     number: Option<u64>,
     /// When the request arrived (for `--status`).
     since: std::time::SystemTime,
+    /// The idle lifespan its release gives the resource (ms).
+    idle_ms: u64,
     /// The fencing token of its grant: the cluster's revision when the
     /// grant was decided (a release is a later revision, so conflicting
     /// grants of a resource get increasing tokens across all daemons).
@@ -161,6 +164,10 @@ pub struct EtcdStore {
     statuses: HashMap<ConnId, u64>,
     /// `HOST:PID`, the name of this daemon in the cluster's snapshots.
     label: String,
+    /// The idle markers this daemon put, by key (see `idle`).
+    markers: HashMap<String, idle::Marker>,
+    /// `markers` changed since the idle timer was last armed.
+    idle_changed: bool,
 }
 
 fn kvs(v: &Value) -> Vec<Entry> {
@@ -213,6 +220,8 @@ impl EtcdStore {
             next_seq: 1,
             statuses: HashMap::new(),
             label: cluster::own_label(),
+            markers: HashMap::new(),
+            idle_changed: false,
         };
         store.name_daemon(session.lease);
         Ok(store)
@@ -318,6 +327,9 @@ impl EtcdStore {
         {
             let k = format!("{}{n:010}", self.layout.recycled(&l.res));
             ops.insert(0, json!({ "request_put": { "key": b64(k.as_bytes()), "value": b64(n.to_string().as_bytes()) } }));
+        }
+        if let Some(op) = self.idle_marker(&l.res, l.idle_ms) {
+            ops.push(op);
         }
         let body = json!({ "success": ops });
         let _ = self.link.jobs.send(Job::Apply {
@@ -569,7 +581,11 @@ impl EtcdStore {
         let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
             return;
         };
-        if !kvs(&v).is_empty() {
+        let queued = !kvs(&v["responses"][0]["response_range"]).is_empty();
+        let now_ms = idle::wall_ms(std::time::SystemTime::now());
+        let idle = cluster::pairs(&v["responses"][1]["response_range"])
+            .any(|(_, until)| idle::alive(&until, now_ms));
+        if queued || idle {
             return self.send_put(conn);
         }
         if l.req.wait {
@@ -665,7 +681,10 @@ impl LockStore for EtcdStore {
             return;
         }
         let LockRequest {
-            req, kind, create, ..
+            req,
+            kind,
+            create,
+            idle_lifespan_ms,
         } = request;
         let res = keys::escape(resource::routing_key(&req.name, kind));
         let seq = self.next_seq;
@@ -684,15 +703,21 @@ impl LockStore for EtcdStore {
                 element_key: None,
                 number: None,
                 since: now.wall,
+                idle_ms: idle_lifespan_ms,
                 token: None,
             },
         );
         if create {
             self.send_put(conn);
         } else {
-            // create=no: the resource exists when its queue has a key.
-            let body = self.range_body(&res);
-            self.call("/v3/kv/range", body, Pending::Exists { conn, seq });
+            // create=no: the resource exists when its queue has a key or
+            // its idle marker is alive.
+            let marker = self.layout.idle(&res);
+            let body = json!({ "success": [
+                { "request_range": self.range_body(&res) },
+                { "request_range": { "key": b64(marker.as_bytes()) } },
+            ] });
+            self.call("/v3/kv/txn", body, Pending::Exists { conn, seq });
         }
     }
 
@@ -711,15 +736,19 @@ impl LockStore for EtcdStore {
                 out.push(Action::Close { conn });
             }
         }
+        self.arm_idle(out);
     }
 
-    fn disconnect(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) {
+    fn disconnect(&mut self, conn: ConnId, _now: Now, out: &mut Vec<Action>) {
         self.statuses.remove(&conn);
         self.release(conn, true);
+        self.arm_idle(out);
     }
 
     fn timer(&mut self, now: Now, out: &mut Vec<Action>) {
         self.retry_stamps(now.instant);
+        self.expire_idle(now.instant);
+        self.arm_idle(out);
         if self.recheck_at.is_some_and(|at| at <= now.instant) {
             self.recheck_at = None;
             self.read_waited_queues();
@@ -728,7 +757,7 @@ impl LockStore for EtcdStore {
     }
 
     fn is_empty(&self) -> bool {
-        self.clients.is_empty() && self.pending.is_empty()
+        self.clients.is_empty() && self.pending.is_empty() && self.markers.is_empty()
     }
 
     fn wake_fd(&self) -> Option<RawFd> {
@@ -769,6 +798,7 @@ impl LockStore for EtcdStore {
                         self.clients.len()
                     ));
                     self.lease = None;
+                    self.markers.clear();
                     for (conn, _) in self.clients.drain() {
                         out.push(Action::Close { conn });
                     }
@@ -781,5 +811,6 @@ impl LockStore for EtcdStore {
             }
         }
         self.arm_recheck(now, out);
+        self.arm_idle(out);
     }
 }
