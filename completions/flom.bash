@@ -13,7 +13,8 @@ __flom_takes_arg()
             --discovery-timeout | --discovery-ttl | --tcp-keepalive-time | \
             --tcp-keepalive-intvl | --tcp-keepalive-probes | --tls-certificate | \
             --tls-private-key | --tls-ca-certificate | --tls-check-peer-id | \
-            --etcd-endpoints | --etcd-prefix | --etcd-lease-ttl | \
+            --etcd-endpoints | --etcd-prefix | --etcd-lease-ttl | --etcd-ca-file | \
+            --etcd-cert-file | --etcd-key-file | \
             --ignore-signal | --daemon-trace-file | --command-trace-file | \
             --append-trace-file | --debug-feature | --service-lifespan | --socket-access | \
             --daemon-owner | --request-timeout | --restrict-tcp-shutdown)
@@ -76,7 +77,7 @@ _flom()
             return ;;
         -c | --config-file | -t | --daemon-trace-file | -T | --command-trace-file | \
             -s | --socket-name | --tls-certificate | --tls-private-key | \
-            --tls-ca-certificate)
+            --tls-ca-certificate | --etcd-ca-file | --etcd-cert-file | --etcd-key-file)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         -m | --mount-point-vfs)
@@ -126,6 +127,7 @@ _flom()
             --tcp-keepalive-probes= --tls-certificate= --tls-private-key=
             --tls-ca-certificate= --tls-check-peer-id= --ignore-signal=
             --etcd-endpoints= --etcd-prefix= --etcd-lease-ttl=
+            --etcd-ca-file= --etcd-cert-file= --etcd-key-file=
             --signal-list --daemon-trace-file= --command-trace-file=
             --append-trace-file= --quiesce-exit --immediate-exit --unique-id
             --debug-feature= --strict-fifo --foreground-daemon --service-lifespan= --status --json --fencing

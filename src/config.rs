@@ -99,6 +99,11 @@ pub struct Config {
     pub etcd_prefix: Option<String>,
     /// Lease TTL in seconds.
     pub etcd_lease_ttl: i32,
+    /// TLS to `https://` endpoints: the CA of the members' certificates,
+    /// and this daemon's client certificate and key.
+    pub etcd_ca_file: Option<String>,
+    pub etcd_cert_file: Option<String>,
+    pub etcd_key_file: Option<String>,
 }
 
 impl Default for Config {
@@ -145,6 +150,9 @@ impl Default for Config {
             etcd_endpoints: None,
             etcd_prefix: None,
             etcd_lease_ttl: DEFAULT_ETCD_LEASE_TTL,
+            etcd_ca_file: None,
+            etcd_cert_file: None,
+            etcd_key_file: None,
         };
         for setting in options::all() {
             setting.reset(&mut c);

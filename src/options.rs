@@ -518,6 +518,33 @@ static ETCD_SETTINGS: &[Setting] = &[
         ),
         CLine::InvalidOnStderr,
     ),
+    setting(
+        "",
+        "etcd-ca-file",
+        "FILE",
+        "PEM file with the CA certificate of the etcd members (https:// endpoints)",
+        ("Etcd", "CaFile"),
+        Kind::Text(TextCheck::ExistingFile, slot!(etcd_ca_file)),
+        CLine::NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "etcd-cert-file",
+        "FILE",
+        "PEM file with the client certificate the daemon shows etcd",
+        ("Etcd", "CertFile"),
+        Kind::Text(TextCheck::ExistingFile, slot!(etcd_cert_file)),
+        CLine::NotValidOnStderr,
+    ),
+    setting(
+        "",
+        "etcd-key-file",
+        "FILE",
+        "PEM file with the private key of --etcd-cert-file",
+        ("Etcd", "KeyFile"),
+        Kind::Text(TextCheck::ExistingFile, slot!(etcd_key_file)),
+        CLine::NotValidOnStderr,
+    ),
 ];
 
 /// The order in which C FLoM applies the command line over the config files

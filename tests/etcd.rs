@@ -789,3 +789,259 @@ fn killed_client_releases_at_once() {
     );
     assert_eq!(lines(&log), ["holder", "waiter"]);
 }
+
+/// Runs the `openssl` command in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a member certificate for IP 127.0.0.1 and a client certificate,
+/// all signed by the CA, in `dir` (ca.pem, member.pem/.key, client.pem/.key).
+fn etcd_pki(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=flom test etcd CA",
+    ];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(dir, &ca);
+    std::fs::write(dir.join("member.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, cn) in [("member", "etcd member"), ("client", "flom daemon")] {
+        let subj = format!("/CN={cn}");
+        let mut req = vec!["req", "-subj", &subj];
+        req.extend(ec);
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        req.extend(["-keyout", &key, "-out", &csr]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ],
+        );
+    }
+}
+
+/// One etcd member serving https (client certificates required) and, for
+/// the test's own reads, plain http on a second port; killed on drop.
+struct TlsMember {
+    child: std::process::Child,
+    https: u16,
+    http: u16,
+}
+
+impl TlsMember {
+    fn start(dir: &std::path::Path, pki: &std::path::Path) -> TlsMember {
+        let (https, http, peer) = (free_port(), free_port(), free_port());
+        let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
+        let clients = format!("https://127.0.0.1:{https},http://127.0.0.1:{http}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let p = |f: &str| pki.join(f).to_str().unwrap().to_string();
+        let child = std::process::Command::new("etcd")
+            .args(["--name", "tls0", "--data-dir"])
+            .arg(dir.join("data"))
+            .args([
+                "--listen-client-urls",
+                &clients,
+                "--advertise-client-urls",
+                &clients,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args(["--initial-cluster", &format!("tls0={peer_url}")])
+            .args([
+                "--cert-file",
+                &p("member.pem"),
+                "--key-file",
+                &p("member.key"),
+            ])
+            .args(["--client-cert-auth", "--trusted-ca-file", &p("ca.pem")])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        let m = TlsMember { child, https, http };
+        common::wait_until(Duration::from_secs(20), "the TLS member serves", || {
+            let body = serde_json::json!({"key": etcd_cluster::b64("/ready"), "value": etcd_cluster::b64("1")});
+            etcd_cluster::post(m.http, "/v3/kv/put", &body).is_some()
+        });
+        m
+    }
+}
+
+impl Drop for TlsMember {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// https:// endpoints: the member's certificate checked against
+/// [Etcd]/CaFile, the daemon's client certificate shown; a missing CA or
+/// client certificate is one sentence naming the endpoint.
+#[test]
+fn tls_to_etcd_with_a_client_certificate() {
+    let Some(_one) = need_etcd("tls_to_etcd_with_a_client_certificate") else {
+        return;
+    };
+    let env = Env::new("etcd-tls");
+    let pki = env.dir.join("pki");
+    etcd_pki(&pki);
+    let member = TlsMember::start(&env.dir, &pki);
+    let url = format!("https://127.0.0.1:{}", member.https);
+    let file = |f: &str| pki.join(f).to_str().unwrap().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    let tls = |sock: &str, rest: &[&str]| {
+        let mut a = vec![
+            "-s".to_string(),
+            sock.to_string(),
+            format!("--etcd-endpoints={url}"),
+            format!("--etcd-ca-file={ca}"),
+            format!("--etcd-cert-file={cert}"),
+            format!("--etcd-key-file={key}"),
+            "--etcd-lease-ttl=5".to_string(),
+        ];
+        a.extend(rest.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |args: Vec<String>| run_flom(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (sa, sb) = (env.other_sock("a"), env.other_sock("b"));
+    run(tls(&sa, &["-d", "-1", "-r", "warmup", "--", "true"]))
+        .expect_code(0)
+        .expect_stderr("");
+    env.track(the_daemon(&sa));
+    run(tls(&sb, &["-d", "-1", "-r", "warmup", "--", "true"]))
+        .expect_code(0)
+        .expect_stderr("");
+    env.track(the_daemon(&sb));
+    // Mutual exclusion through the TLS member, and the key is there.
+    let (log, fifo) = (env.path("log"), env.path("f"));
+    mkfifo(&fifo);
+    let script = format!("echo held >> {log}; cat {fifo} > /dev/null");
+    let mut holder = spawn_flom(
+        &tls(&sa, &["-r", "T", "--", "sh", "-c", &script])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    wait_line(&log, "held");
+    run(tls(&sb, &["-r", "T", "-o", "0", "--", "true"])).expect_code(98);
+    let range = serde_json::json!({"key": etcd_cluster::b64("/flom/r/T/"), "range_end": etcd_cluster::b64("/flom/r/T0"), "keys_only": true});
+    let held = etcd_cluster::post(member.http, "/v3/kv/range", &range).unwrap();
+    assert_eq!(held["kvs"].as_array().map(Vec::len), Some(1), "{held}");
+    let w = format!("echo waiter >> {log}");
+    let mut waiter = spawn_flom(
+        &tls(&sb, &["-r", "T", "--", "sh", "-c", &w])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    common::wait_until(common::T, "the waiter's key", || {
+        etcd_cluster::post(member.http, "/v3/kv/range", &range)
+            .and_then(|v| v["kvs"].as_array().map(Vec::len))
+            == Some(2)
+    });
+    release(&fifo);
+    holder.wait(common::T).expect_code(0);
+    waiter.wait(common::T).expect_code(0);
+    assert_eq!(lines(&log), ["held", "waiter"]);
+
+    // Without the CA (the system's CAs do not know it): not trusted.
+    let sc = env.other_sock("c");
+    let out = run_flom(&["-s", &sc, &format!("--etcd-endpoints={url}"), "--", "true"]);
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
+    assert!(
+        out.stderr
+            .starts_with(&format!("flom: cannot reach etcd at {url}")),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stderr.contains("not trusted") && out.stderr.contains("[Etcd]/CaFile"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        !out.stderr.contains("[Etcd]/Endpoints"),
+        "{}",
+        out.describe()
+    );
+    // With the CA but no client certificate: the member refuses.
+    let out = run_flom(&[
+        "-s",
+        &sc,
+        &format!("--etcd-endpoints={url}"),
+        &format!("--etcd-ca-file={ca}"),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
+    assert!(
+        out.stderr
+            .starts_with(&format!("flom: cannot reach etcd at {url}")),
+        "{}",
+        out.describe()
+    );
+    assert!(out.stderr.contains("[Etcd]/CertFile"), "{}", out.describe());
+    // A certificate without its key is a usage mistake, told before etcd.
+    let out = run_flom(&[
+        "-s",
+        &sc,
+        &format!("--etcd-endpoints={url}"),
+        &format!("--etcd-cert-file={cert}"),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert!(out.stderr.contains("go together"), "{}", out.describe());
+    for s in [&sa, &sb] {
+        run(tls(s, &["-X"])).expect_code(0);
+    }
+}

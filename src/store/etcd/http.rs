@@ -1,8 +1,10 @@
 //! The HTTP/1.1 side of the etcd conversation: JSON POSTs to the v3 gateway
-//! over blocking `TcpStream`s with timeouts, one kept-alive connection at a
-//! time, failing over along the endpoint list; and the chunked streaming
-//! body a `/v3/watch` answers with. Used only by the worker threads.
+//! over blocking streams with timeouts (plain TCP or TLS, see `transport`),
+//! one kept-alive connection at a time, failing over along the endpoint
+//! list; and the chunked streaming body a `/v3/watch` answers with. Used
+//! only by the worker threads.
 
+use super::transport::{self, MemberStream, Tls, TlsFiles};
 use serde_json::Value;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -22,27 +24,46 @@ pub struct Endpoint {
     pub url: String,
     /// `host:port` for the Host header.
     host: String,
+    /// The host alone, as the member's certificate must name it.
+    name: String,
+    /// `https://`: the TLS side.
+    tls: Option<Tls>,
 }
 
-/// Parses `URL[,URL...]`; only `http://` (or a bare `host:port`) is served.
-pub fn parse_endpoints(list: &str) -> Result<Vec<Endpoint>, String> {
+/// Parses `URL[,URL...]`: `http://`, `https://` (TLS with `files`) or a
+/// bare `host:port` (http).
+pub fn parse_endpoints(list: &str, files: &TlsFiles) -> Result<Vec<Endpoint>, String> {
     let mut out = Vec::new();
+    let mut tls: Option<Tls> = None;
     for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "flom: etcd endpoint '{url}': https is not supported; use an http:// URL of the cluster's client port"
-            ));
-        }
-        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let (secure, rest) = match url.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, url.strip_prefix("http://").unwrap_or(url)),
+        };
         let host = rest.trim_end_matches('/');
-        if host.is_empty() || host.contains('/') || !host.contains(':') {
+        let name = host
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+            .unwrap_or("");
+        if host.is_empty() || host.contains('/') || name.is_empty() {
             return Err(format!(
-                "flom: etcd endpoint '{url}' is not a URL like http://HOST:PORT; check [Etcd]/Endpoints"
+                "flom: etcd endpoint '{url}' is not a URL like http://HOST:PORT or https://HOST:PORT; check [Etcd]/Endpoints"
             ));
         }
+        let tls = match (secure, &tls) {
+            (false, _) => None,
+            (true, Some(t)) => Some(t.clone()),
+            (true, None) => {
+                let t = transport::connector(files)?;
+                tls = Some(t.clone());
+                Some(t)
+            }
+        };
         out.push(Endpoint {
             url: url.to_string(),
             host: host.to_string(),
+            name: name.to_string(),
+            tls,
         });
     }
     if out.is_empty() {
@@ -53,7 +74,7 @@ pub fn parse_endpoints(list: &str) -> Result<Vec<Endpoint>, String> {
     Ok(out)
 }
 
-fn connect(ep: &Endpoint) -> io::Result<TcpStream> {
+fn connect(ep: &Endpoint) -> io::Result<MemberStream> {
     let addrs: Vec<SocketAddr> = ep.host.to_socket_addrs()?.collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     for a in addrs {
@@ -62,7 +83,7 @@ fn connect(ep: &Endpoint) -> io::Result<TcpStream> {
                 s.set_nodelay(true)?;
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 s.set_write_timeout(Some(IO_TIMEOUT))?;
-                return Ok(s);
+                return MemberStream::open(s, ep.tls.as_ref(), &ep.name);
             }
             Err(e) => last = e,
         }
@@ -70,7 +91,7 @@ fn connect(ep: &Endpoint) -> io::Result<TcpStream> {
     Err(last)
 }
 
-fn send_request(s: &mut TcpStream, ep: &Endpoint, path: &str, body: &[u8]) -> io::Result<()> {
+fn send_request(s: &mut MemberStream, ep: &Endpoint, path: &str, body: &[u8]) -> io::Result<()> {
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         ep.host,
@@ -244,7 +265,7 @@ impl CallError {
 pub struct Client {
     endpoints: Vec<Endpoint>,
     current: usize,
-    conn: Option<BufReader<TcpStream>>,
+    conn: Option<BufReader<MemberStream>>,
 }
 
 impl Client {
@@ -351,8 +372,14 @@ impl Client {
                     } else {
                         String::new()
                     };
+                    // A TLS error names the setting to check itself.
+                    let hint = if e.to_string().contains("[Etcd]/") {
+                        ""
+                    } else {
+                        "; check [Etcd]/Endpoints and that the cluster runs"
+                    };
                     last = CallError::Unreachable(format!(
-                        "flom: cannot reach etcd at {url}{others}: {e}; check [Etcd]/Endpoints and that the cluster runs"
+                        "flom: cannot reach etcd at {url}{others}: {e}{hint}"
                     ));
                 }
             }
@@ -367,16 +394,16 @@ impl Client {
         &mut self,
         path: &str,
         body: &Value,
-    ) -> Result<Chunked<BufReader<TcpStream>>, String> {
+    ) -> Result<Chunked<BufReader<MemberStream>>, String> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let mut last = String::new();
         for _ in 0..self.endpoints.len() {
             let ep = self.endpoints[self.current].clone();
-            let attempt = (|| -> io::Result<Chunked<BufReader<TcpStream>>> {
+            let attempt = (|| -> io::Result<Chunked<BufReader<MemberStream>>> {
                 let mut s = connect(&ep)?;
                 send_request(&mut s, &ep, path, &bytes)?;
                 // A watch is quiet while nothing changes: no read timeout.
-                s.set_read_timeout(None)?;
+                s.tcp().set_read_timeout(None)?;
                 let mut r = BufReader::new(s);
                 let (status, chunked, _) = read_head(&mut r)?;
                 if status != 200 || !chunked {
@@ -397,6 +424,43 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_are_http_or_https_urls() {
+        let none = TlsFiles::default();
+        let eps = parse_endpoints(
+            "http://10.0.0.1:2379, https://node2:2379/,[::1]:2379",
+            &none,
+        )
+        .unwrap();
+        let names: Vec<(&str, &str, bool)> = eps
+            .iter()
+            .map(|e| (e.host.as_str(), e.name.as_str(), e.tls.is_some()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("10.0.0.1:2379", "10.0.0.1", false),
+                ("node2:2379", "node2", true),
+                ("[::1]:2379", "::1", false)
+            ]
+        );
+        for bad in ["ftp:/x", "http://nohost", "https://a:1/v3", ""] {
+            assert!(
+                parse_endpoints(bad, &none)
+                    .unwrap_err()
+                    .starts_with("flom: "),
+                "{bad}"
+            );
+        }
+        let half = TlsFiles {
+            cert_file: Some("/etc/hostname".into()),
+            ..TlsFiles::default()
+        };
+        assert!(parse_endpoints("https://a:1", &half)
+            .unwrap_err()
+            .contains("go together"));
+    }
 
     #[test]
     fn an_error_page_is_told_in_one_short_line() {

@@ -12,6 +12,7 @@ mod grants;
 mod http;
 mod idle;
 mod keys;
+mod transport;
 mod worker;
 
 use super::{Action, Client, LockRequest, LockStore, Now};
@@ -47,7 +48,12 @@ impl Session {
         let Some(list) = config.etcd_endpoints.as_deref() else {
             return Ok(None);
         };
-        let endpoints = http::parse_endpoints(list)?;
+        let files = transport::TlsFiles {
+            ca_file: config.etcd_ca_file.clone(),
+            cert_file: config.etcd_cert_file.clone(),
+            key_file: config.etcd_key_file.clone(),
+        };
+        let endpoints = http::parse_endpoints(list, &files)?;
         let prefix = config
             .etcd_prefix
             .clone()
