@@ -715,6 +715,21 @@ fn cluster_down_then_back_a_daemon_serves_again() {
         "{}",
         out.describe()
     );
+    // --status while etcd is down: the daemon's own clients, and why.
+    let status = a.run(&["--status"]);
+    status.expect_code(0);
+    assert!(
+        status
+            .stderr
+            .starts_with("flom: warning: etcd could not be read"),
+        "{}",
+        status.describe()
+    );
+    assert!(
+        status.stdout.starts_with("RESOURCE"),
+        "{}",
+        status.describe()
+    );
     for i in 0..3 {
         cluster.start_member(i);
     }
