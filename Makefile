@@ -8,6 +8,8 @@
 #   make uninstall       remove what make install installed
 #   make fuzz            AFL++ fuzzing, FUZZ_SECONDS per target (fuzz/README.md)
 #   make soak            the chaos soak for SOAK_SECONDS (default 300)
+#   make bench-etcd      the README's etcd figures against a 3-member etcd
+#                        cluster it starts (tests/bench/etcd.sh; ETCD_BENCH_RUNS)
 #   make vendor          copy every dependency's source into vendor/ and point
 #                        cargo at it (.cargo/config.toml), for offline builds
 #
@@ -72,7 +74,7 @@ FLOM_BIN          = $(CARGO_TARGET_DIR)/release/flom
 export FLOM_SYSCONFDIR = $(sysconfdir)
 MAN_SUBST = sed 's|/etc/flom\.conf|$(sysconfdir)/flom.conf|g'
 
-.PHONY: all build check test lint bench vendor install uninstall clean fuzz soak
+.PHONY: all build check test lint bench bench-etcd vendor install uninstall clean fuzz soak
 
 all: build
 
@@ -96,6 +98,14 @@ bench: build
 	pid=$$(pgrep -o -f -- "flom -s $$s -d -1"); \
 	$(CARGO_TARGET_DIR)/release/flom-bench all -s $$s -p $$pid --flom $(FLOM_BIN) $(BENCH_ARGS); rc=$$?; \
 	$(FLOM_BIN) -s $$s -X >/dev/null; rm -rf $$d; exit $$rc
+
+# The figures of the README's etcd table: a 3-member etcd cluster on free
+# loopback ports (data on /dev/shm), flom-bench cycle and contend -c 8 against
+# an etcd daemon and an in-memory daemon, then `flom -- true` against
+# `etcdctl lock NAME true`, ETCD_BENCH_RUNS runs each. Needs etcd and etcdctl.
+ETCD_BENCH_RUNS ?= 40
+bench-etcd: build
+	ETCD_BENCH_RUNS=$(ETCD_BENCH_RUNS) tests/bench/etcd.sh $(FLOM_BIN) $(CARGO_TARGET_DIR)/release/flom-bench
 
 # Offline builds: run "make vendor" once with network access, then build with
 # make CARGO_FLAGS='--locked --offline' (the vendor/ tree can be shipped).
