@@ -1,11 +1,17 @@
 //! A 3-member etcd cluster on loopback ports for the etcd tests (data on
 //! tmpfs), stopped and removed on drop; a TCP forwarder that can cut a
 //! daemon off from etcd; small reads of the cluster through its JSON gateway.
-//! Included by `tests/etcd.rs` with `#[path]`.
+//! `Cluster::start_in` runs the members inside a network namespace instead
+//! (a command prefix such as `ip netns exec NS`, clients listening on every
+//! address of the namespace), read through a thread that entered it.
+//! Included by `tests/etcd.rs` and `tests/etcd_hosts.rs` with `#[path]`
+//! (each uses part of it).
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,11 +47,40 @@ pub struct Cluster {
     pub members: Vec<Member>,
     initial: String,
     token: String,
+    /// Where the members run: the command prefix (empty: here), the
+    /// namespace file whose network the reads enter (None: ours), and the
+    /// address the client URLs listen on.
+    prefix: Vec<String>,
+    netns: Option<PathBuf>,
+    listen: String,
 }
 
 impl Cluster {
     /// Starts 3 members and waits until the cluster serves writes.
     pub fn start(test: &str) -> Cluster {
+        Cluster::start_with(test, Vec::new(), None, "127.0.0.1")
+    }
+
+    /// Starts 3 members inside the network namespace `netns` (its file,
+    /// e.g. `/run/netns/NAME`), each run as `PREFIX... etcd ...` (e.g.
+    /// `ip netns exec NAME`): peers talk over the namespace's loopback,
+    /// clients listen on `listen` (e.g. `0.0.0.0`: every address of the
+    /// namespace), and the cluster is read from a thread that entered it.
+    pub fn start_in(test: &str, prefix: &[&str], netns: &str, listen: &str) -> Cluster {
+        Cluster::start_with(
+            test,
+            prefix.iter().map(|s| s.to_string()).collect(),
+            Some(PathBuf::from(netns)),
+            listen,
+        )
+    }
+
+    fn start_with(
+        test: &str,
+        prefix: Vec<String>,
+        netns: Option<PathBuf>,
+        listen: &str,
+    ) -> Cluster {
         let base = if std::path::Path::new("/dev/shm").is_dir() {
             "/dev/shm"
         } else {
@@ -72,6 +107,9 @@ impl Cluster {
             members,
             initial,
             token: format!("{test}-{}", std::process::id()),
+            prefix,
+            netns,
+            listen: listen.to_string(),
         };
         for i in 0..3 {
             c.start_member(i);
@@ -85,14 +123,23 @@ impl Cluster {
         let data = self.dir.join(&m.name);
         let log = std::fs::File::create(self.dir.join(format!("{}.log", m.name))).unwrap();
         let client = format!("http://127.0.0.1:{}", m.client);
+        let listen = format!("http://{}:{}", self.listen, m.client);
         let peer = format!("http://127.0.0.1:{}", m.peer);
-        let child = Command::new("etcd")
+        let mut cmd = match self.prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg("etcd");
+                c
+            }
+            None => Command::new("etcd"),
+        };
+        let child = cmd
             .args(["--name", &m.name])
             .arg("--data-dir")
             .arg(&data)
             .args([
                 "--listen-client-urls",
-                &client,
+                &listen,
                 "--advertise-client-urls",
                 &client,
             ])
@@ -125,6 +172,36 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.members[i].client)
     }
 
+    /// Every member's URL on address `host` (one of the addresses the
+    /// clients listen on), comma-separated.
+    pub fn endpoints_on(&self, host: &str) -> String {
+        (0..3)
+            .map(|i| format!("http://{host}:{}", self.members[i].client))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `post` to member `i`, from inside the cluster's namespace.
+    fn post(&self, i: usize, path: &str, body: &Value) -> Option<Value> {
+        let port = self.members[i].client;
+        let Some(ns) = self.netns.clone() else {
+            return post(port, path, body);
+        };
+        let (path, body) = (path.to_string(), body.clone());
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&ns).ok()?;
+            // SAFETY: setns on this short-lived thread only, with a
+            // namespace descriptor we opened.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return None;
+            }
+            post(port, &path, &body)
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+
     /// Every member's URL, comma-separated.
     pub fn endpoints(&self) -> String {
         (0..3).map(|i| self.url(i)).collect::<Vec<_>>().join(",")
@@ -141,8 +218,8 @@ impl Cluster {
         let deadline = Instant::now() + timeout;
         loop {
             let ok = self.alive().iter().all(|&i| {
-                post(
-                    self.members[i].client,
+                self.post(
+                    i,
                     "/v3/kv/put",
                     &json!({"key": b64("/ready"), "value": b64("1")}),
                 )
@@ -163,10 +240,10 @@ impl Cluster {
     /// The index of the current leader.
     pub fn leader(&self) -> Option<usize> {
         for i in self.alive() {
-            let v = post(self.members[i].client, "/v3/maintenance/status", &json!({}))?;
+            let v = self.post(i, "/v3/maintenance/status", &json!({}))?;
             let leader = v["leader"].as_str()?.to_string();
             for j in self.alive() {
-                let w = post(self.members[j].client, "/v3/maintenance/status", &json!({}))?;
+                let w = self.post(j, "/v3/maintenance/status", &json!({}))?;
                 if w["header"]["member_id"].as_str() == Some(&leader) {
                     return Some(j);
                 }
@@ -181,7 +258,7 @@ impl Cluster {
         *end.last_mut().unwrap() += 1;
         for i in self.alive() {
             let body = json!({"key": b64(prefix), "range_end": b64_bytes(&end), "keys_only": true});
-            if let Some(v) = post(self.members[i].client, "/v3/kv/range", &body) {
+            if let Some(v) = self.post(i, "/v3/kv/range", &body) {
                 return v["kvs"]
                     .as_array()
                     .map(|a| {
