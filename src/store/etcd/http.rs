@@ -74,15 +74,35 @@ pub fn parse_endpoints(list: &str, files: &TlsFiles) -> Result<Vec<Endpoint>, St
     Ok(out)
 }
 
-fn connect(ep: &Endpoint) -> io::Result<MemberStream> {
+/// The time left before `limit` (None: no limit), or a timeout error.
+fn left(limit: Option<Instant>) -> io::Result<Option<Duration>> {
+    match limit {
+        None => Ok(None),
+        Some(l) => {
+            let d = l.saturating_duration_since(Instant::now());
+            if d < Duration::from_millis(1) {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+            } else {
+                Ok(Some(d))
+            }
+        }
+    }
+}
+
+fn bounded(usual: Duration, left: Option<Duration>) -> Duration {
+    left.map_or(usual, |l| l.min(usual))
+}
+
+fn connect(ep: &Endpoint, limit: Option<Instant>) -> io::Result<MemberStream> {
     let addrs: Vec<SocketAddr> = ep.host.to_socket_addrs()?.collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     for a in addrs {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&a, bounded(CONNECT_TIMEOUT, left(limit)?)) {
             Ok(s) => {
                 s.set_nodelay(true)?;
-                s.set_read_timeout(Some(IO_TIMEOUT))?;
-                s.set_write_timeout(Some(IO_TIMEOUT))?;
+                let io = bounded(IO_TIMEOUT, left(limit)?);
+                s.set_read_timeout(Some(io))?;
+                s.set_write_timeout(Some(io))?;
                 return MemberStream::open(s, ep.tls.as_ref(), &ep.name);
             }
             Err(e) => last = e,
@@ -266,6 +286,9 @@ pub struct Client {
     endpoints: Vec<Endpoint>,
     current: usize,
     conn: Option<BufReader<MemberStream>>,
+    /// No wait of a request (connecting, writing, reading the answer) goes
+    /// past it (`set_limit`).
+    limit: Option<Instant>,
 }
 
 impl Client {
@@ -274,7 +297,26 @@ impl Client {
             endpoints,
             current: 0,
             conn: None,
+            limit: None,
         }
+    }
+
+    /// Bounds every wait of the requests to come by `limit` (None: by the
+    /// usual timeouts only). The lease keeper bounds its keepalives by the
+    /// moment it gives the lease up: a member whose packets are dropped
+    /// must not keep it waiting past that.
+    pub fn set_limit(&mut self, limit: Option<Instant>) {
+        self.limit = limit;
+    }
+
+    /// Applies `limit` to the kept-alive connection before a request.
+    fn bound_conn(&mut self) -> io::Result<()> {
+        if let Some(r) = &self.conn {
+            let io = bounded(IO_TIMEOUT, left(self.limit)?);
+            r.get_ref().tcp().set_read_timeout(Some(io))?;
+            r.get_ref().tcp().set_write_timeout(Some(io))?;
+        }
+        Ok(())
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
@@ -285,7 +327,10 @@ impl Client {
         let ep = self.endpoints[self.current].clone();
         let reused = self.conn.is_some();
         if self.conn.is_none() {
-            self.conn = Some(BufReader::new(connect(&ep)?));
+            self.conn = Some(BufReader::new(connect(&ep, self.limit)?));
+        } else if let Err(e) = self.bound_conn() {
+            self.conn = None;
+            return Err(e);
         }
         let r = self.conn.as_mut().expect("connected");
         let result = send_request(r.get_mut(), &ep, path, body)
@@ -297,7 +342,7 @@ impl Client {
                 self.conn = None;
                 if reused {
                     // A kept-alive connection the member closed: once more, fresh.
-                    let mut s = BufReader::new(connect(&ep)?);
+                    let mut s = BufReader::new(connect(&ep, self.limit)?);
                     send_request(s.get_mut(), &ep, path, body)?;
                     let (status, chunked, len) = read_head(&mut s)?;
                     let b = read_body(&mut s, chunked, len)?;
@@ -400,7 +445,7 @@ impl Client {
         for _ in 0..self.endpoints.len() {
             let ep = self.endpoints[self.current].clone();
             let attempt = (|| -> io::Result<Chunked<BufReader<MemberStream>>> {
-                let mut s = connect(&ep)?;
+                let mut s = connect(&ep, None)?;
                 send_request(&mut s, &ep, path, &bytes)?;
                 // A watch is quiet while nothing changes: no read timeout.
                 s.tcp().set_read_timeout(None)?;

@@ -12,6 +12,7 @@ mod grants;
 mod http;
 mod idle;
 mod keys;
+mod lease;
 mod transport;
 mod worker;
 
@@ -38,6 +39,8 @@ pub struct Session {
     layout: Layout,
     lease: i64,
     ttl: i64,
+    /// When the lease grant was sent (its TTL runs from then or later).
+    granted: std::time::Instant,
 }
 
 impl Session {
@@ -64,12 +67,14 @@ impl Session {
             ));
         }
         let ttl = i64::from(config.etcd_lease_ttl.max(1));
+        let granted = std::time::Instant::now();
         let lease = worker::grant_lease(&endpoints, ttl)?;
         Ok(Some(Session {
             endpoints,
             layout: Layout { prefix },
             lease,
             ttl,
+            granted,
         }))
     }
 }
@@ -212,6 +217,7 @@ impl EtcdStore {
             session.layout.clone(),
             session.lease,
             session.ttl,
+            session.granted,
         )?;
         let mut store = EtcdStore {
             recheck_at: None,

@@ -1,12 +1,13 @@
-//! The two threads that talk to etcd so that the daemon's loop never waits
-//! for it: the worker (requests from the store over a channel, the lease's
-//! keepalive every TTL/3, a new lease after a lost one) and the watcher (a
-//! long-lived `/v3/watch` stream over the whole prefix). Both hand their
-//! results to the loop over a channel and wake it through an eventfd that
-//! the loop's poller watches.
+//! The threads that talk to etcd so that the daemon's loop never waits for
+//! it: the worker (requests from the store over a channel, in order, on one
+//! connection), the lease keeper (see `lease`: keepalives on a connection
+//! of its own) and the watcher (a long-lived `/v3/watch` stream over the
+//! whole prefix). They hand their results to the loop over a channel and
+//! wake it through an eventfd that the loop's poller watches.
 
-use super::http::{self, CallError, Client, Endpoint};
+use super::http::{CallError, Client, Endpoint};
 use super::keys::{self, b64, Layout};
+use super::lease::{self, Command};
 use serde_json::{json, Value};
 use std::os::unix::io::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,13 +62,13 @@ pub struct Link {
 }
 
 #[derive(Clone)]
-struct Waker {
+pub(super) struct Waker {
     fd: RawFd,
     tx: Sender<Event>,
 }
 
 impl Waker {
-    fn send(&self, ev: Event) {
+    pub(super) fn send(&self, ev: Event) {
         if self.tx.send(ev).is_ok() {
             let one: u64 = 1;
             // SAFETY: an 8-byte write to our eventfd.
@@ -111,7 +112,7 @@ pub fn grant_lease(endpoints: &[Endpoint], ttl: i64) -> Result<i64, String> {
 /// How long the start-up lease grant is tried while no member answers.
 const START_RETRY_FOR: Duration = Duration::from_secs(2);
 
-fn lease_grant(client: &mut Client, ttl: i64, deadline: Instant) -> Result<i64, String> {
+pub(super) fn lease_grant(client: &mut Client, ttl: i64, deadline: Instant) -> Result<i64, String> {
     let v = client
         .call_until("/v3/lease/grant", &json!({ "TTL": ttl }), deadline)
         .map_err(|e| e.message().to_string())?;
@@ -135,12 +136,14 @@ pub fn num(v: &Value) -> Option<i64> {
     }
 }
 
-/// Starts the worker and the watcher for `lease`.
+/// Starts the worker, the lease keeper for `lease` (granted at
+/// `granted`) and the watcher.
 pub fn start(
     endpoints: Vec<Endpoint>,
     layout: Layout,
     lease: i64,
     ttl: i64,
+    granted: Instant,
 ) -> std::io::Result<Link> {
     // SAFETY: creating an eventfd; the result is checked.
     let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -149,18 +152,30 @@ pub fn start(
     }
     let (etx, erx) = mpsc::channel();
     let (jtx, jrx) = mpsc::channel();
+    let (ltx, lrx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let waker = Waker { fd, tx: etx };
+    let (w, eps, st) = (waker.clone(), endpoints.clone(), stop.clone());
+    thread::Builder::new()
+        .name("flom-etcd-lease".into())
+        .spawn(move || {
+            let alarm = w.clone();
+            let run = std::panic::AssertUnwindSafe(|| {
+                lease::keep(Client::new(eps), lrx, w, lease, ttl, granted, st)
+            });
+            if std::panic::catch_unwind(run).is_err() {
+                // No more keepalives: the store closes what the lease held
+                // and refuses requests from now on.
+                alarm.send(Event::LeaseLost("the etcd lease thread failed".into()));
+            }
+        })?;
     let (w, eps, st) = (waker.clone(), endpoints.clone(), stop.clone());
     thread::Builder::new()
         .name("flom-etcd".into())
         .spawn(move || {
             let alarm = w.clone();
-            let run =
-                std::panic::AssertUnwindSafe(|| work(Client::new(eps), jrx, w, lease, ttl, st));
+            let run = std::panic::AssertUnwindSafe(|| work(Client::new(eps), jrx, w, ltx, st));
             if std::panic::catch_unwind(run).is_err() {
-                // No more keepalives: the store closes what the lease held
-                // and refuses requests from now on.
                 alarm.send(Event::LeaseLost("the etcd worker thread failed".into()));
             }
         })?;
@@ -176,33 +191,29 @@ pub fn start(
     })
 }
 
+/// How often queued deletes are tried again while etcd does not answer.
+const DELETE_RETRY: Duration = Duration::from_millis(200);
+
 fn work(
     mut client: Client,
     jobs: Receiver<Job>,
     waker: Waker,
-    lease: i64,
-    ttl: i64,
+    keeper: Sender<Command>,
     stop: Arc<AtomicBool>,
 ) {
-    let ttl_d = Duration::from_secs(ttl as u64);
-    let period = ttl_d / 3;
-    // The lease is given up before it can have expired, so that our holders
-    // are told before anyone else can be granted.
-    let give_up = ttl_d * 3 / 4;
-    let mut lease = Some(lease);
-    let mut given_up: Option<i64> = None;
-    let mut last_ok = Instant::now();
-    let mut next_keepalive = last_ok + period;
     let mut deletes: Vec<(&'static str, Value)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let wait = next_keepalive.saturating_duration_since(Instant::now());
+        let wait = if deletes.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            DELETE_RETRY
+        };
         match jobs.recv_timeout(wait) {
             Ok(Job::Call { id, path, body }) => {
-                // Retried through an election, but never past the moment
-                // the lease would be given up (the keepalive must run then).
-                let deadline = (Instant::now() + RETRY_FOR).min(last_ok + give_up);
+                // Retried through an election (a leader change), so that a
+                // request made then waits for the new leader.
                 let result = client
-                    .call_until(path, &body, deadline)
+                    .call_until(path, &body, Instant::now() + RETRY_FOR)
                     .map_err(|e| e.message().to_string());
                 waker.send(Event::Reply { id, result });
             }
@@ -212,79 +223,18 @@ fn work(
             }
             Ok(Job::Stop { done }) => {
                 flush_deletes(&mut client, &mut deletes);
-                if let Some(id) = lease.take() {
-                    let _ = client.call("/v3/lease/revoke", &json!({ "ID": id.to_string() }));
+                let (tx, rx) = mpsc::channel();
+                if keeper.send(Command::Revoke { done: tx }).is_ok() {
+                    let _ = rx.recv_timeout(STOP_WAIT);
                 }
                 let _ = done.send(());
                 return;
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => flush_deletes(&mut client, &mut deletes),
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if Instant::now() < next_keepalive {
-            continue;
-        }
-        flush_deletes(&mut client, &mut deletes);
-        match lease {
-            Some(id) => {
-                let sent = Instant::now();
-                let deadline = (sent + RETRY_FOR).min(last_ok + give_up);
-                let body = json!({ "ID": id.to_string() });
-                match client.call_until("/v3/lease/keepalive", &body, deadline) {
-                    Ok(v) => {
-                        let r = v.get("result").unwrap_or(&v);
-                        if num(&r["TTL"]).unwrap_or(0) > 0 {
-                            last_ok = sent;
-                        } else {
-                            lease = None;
-                            deletes.clear();
-                            waker.send(Event::LeaseLost(format!("lease {id:x} expired in etcd")));
-                        }
-                    }
-                    Err(CallError::Rejected(m)) if m.contains("lease not found") => {
-                        lease = None;
-                        deletes.clear();
-                        waker.send(Event::LeaseLost(m));
-                    }
-                    Err(e) => {
-                        if Instant::now() + http::RETRY_PAUSE >= last_ok + give_up {
-                            // Given up but maybe alive in etcd (a cluster
-                            // restarted renews leases): revoked once reachable.
-                            given_up = Some(id);
-                            lease = None;
-                            deletes.clear();
-                            waker.send(Event::LeaseLost(e.message().to_string()));
-                        }
-                    }
-                }
-                // Sooner after a failed keepalive (another member may answer).
-                next_keepalive = if last_ok == sent {
-                    sent + period
-                } else {
-                    Instant::now() + (period / 3).max(Duration::from_millis(200))
-                };
-            }
-            None => {
-                if let Some(old) = given_up {
-                    let body = json!({ "ID": old.to_string() });
-                    match client.call("/v3/lease/revoke", &body) {
-                        Ok(_) | Err(CallError::Rejected(_)) => given_up = None,
-                        Err(CallError::Unreachable(_)) => {}
-                    }
-                }
-                if let Ok(id) = lease_grant(&mut client, ttl, Instant::now()) {
-                    lease = Some(id);
-                    last_ok = Instant::now();
-                    waker.send(Event::NewLease(id));
-                }
-                next_keepalive = Instant::now() + period;
-            }
-        }
     }
-    if let Some(id) = lease {
-        flush_deletes(&mut client, &mut deletes);
-        let _ = client.call("/v3/lease/revoke", &json!({ "ID": id.to_string() }));
-    }
+    flush_deletes(&mut client, &mut deletes);
 }
 
 /// Sends the queued fire-and-forget requests, oldest first.
