@@ -7,10 +7,12 @@
 //! daemon and key.
 
 use super::keys::{self, b64, Decision, Entry, Layout};
-use super::{kvs, Local, State};
+use super::worker::Job;
+use super::{kvs, EtcdStore, Local, Pending, State};
 use crate::locker::ConnId;
 use crate::resource::{self, ResourceType};
 use crate::snapshot::{Entry as SnapshotEntry, Incubated, Origin, Peer, ResourceState, Snapshot};
+use crate::store::{Action, Now};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -228,6 +230,102 @@ pub fn local_entry(conn: ConnId, l: &Local, own: &str, held: bool) -> SnapshotEn
             daemon: own.to_string(),
             key: l.key.clone(),
         }),
+    }
+}
+
+impl EtcdStore {
+    /// Puts the key naming this daemon, attached to `lease` (for the
+    /// cluster's `--status`).
+    pub(super) fn name_daemon(&mut self, lease: i64) {
+        let key = self.layout.daemon(lease);
+        let body = json!({ "key": b64(key.as_bytes()), "value": b64(self.label.as_bytes()), "lease": lease.to_string() });
+        let _ = self.link.jobs.send(Job::Apply {
+            path: "/v3/kv/put",
+            body,
+        });
+    }
+
+    /// Reads the whole cluster for `conn`'s `--status` (answered by
+    /// `on_status_reply`).
+    pub(super) fn request_status(&mut self, conn: ConnId) {
+        let body = read_body(&self.layout);
+        let id = self.call("/v3/kv/txn", body, Pending::Status { conn });
+        self.statuses.insert(conn, id);
+    }
+
+    /// The answer to a status request whose cluster read ended.
+    pub(super) fn on_status_reply(
+        &mut self,
+        id: u64,
+        conn: ConnId,
+        result: Result<Value, String>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.statuses.get(&conn) != Some(&id) {
+            return; // (the connection is gone)
+        }
+        self.statuses.remove(&conn);
+        let now = Now::read();
+        let snapshot = match result {
+            Ok(v) => build(&self.layout, &v, &self.clients, &self.label, now.wall),
+            Err(why) => {
+                crate::syslog::error(&format!("FLM060E {why}"));
+                Snapshot {
+                    note: Some(format!(
+                        "etcd could not be read ({why}): only this daemon's own clients are listed"
+                    )),
+                    ..self.own_snapshot(now)
+                }
+            }
+        };
+        out.push(Action::Status {
+            conn,
+            snapshot: Box::new(snapshot),
+        });
+    }
+
+    /// This daemon's own clients only, each since its request arrived
+    /// (`status` lists the whole cluster).
+    pub(super) fn own_snapshot(&self, now: Now) -> Snapshot {
+        let mut by_name: std::collections::BTreeMap<&str, ResourceState> =
+            std::collections::BTreeMap::new();
+        let mut incubator = Vec::new();
+        let mut conns: Vec<&ConnId> = self.clients.keys().collect();
+        conns.sort();
+        for &conn in conns {
+            let l = &self.clients[&conn];
+            let held = l.state == State::Held;
+            let entry = local_entry(conn, l, &self.label, held);
+            if l.state == State::Incubated {
+                incubator.push(Incubated {
+                    kind: l.kind,
+                    request: entry,
+                });
+                continue;
+            }
+            let r = by_name
+                .entry(l.req.name.as_str())
+                .or_insert_with(|| ResourceState {
+                    name: l.req.name.clone(),
+                    kind: l.kind,
+                    last_token: 0,
+                    holders: Vec::new(),
+                    waiters: Vec::new(),
+                });
+            if held {
+                r.holders.push(entry);
+            } else {
+                r.waiters.push(entry);
+            }
+        }
+        Snapshot {
+            taken: now.wall,
+            daemon_id: String::new(),
+            resources: by_name.into_values().collect(),
+            incubator,
+            cluster: false,
+            note: None,
+        }
     }
 }
 

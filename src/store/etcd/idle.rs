@@ -7,11 +7,14 @@
 //! idle, and the daemon that put it does not end its own lifespan (as an
 //! in-memory daemon keeps its idle resources). The last release's lifespan
 //! wins. A daemon deletes its markers once expired, unless another
-//! daemon's release replaced them.
+//! daemon's release replaced them. Here too: whether the resource of a
+//! `--resource-create=no` request exists.
 
 use super::keys::b64;
 use super::worker::Job;
-use super::EtcdStore;
+use super::{kvs, EtcdStore, Pending, State};
+use crate::locker::ConnId;
+use crate::rc;
 use crate::store::Action;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -97,6 +100,48 @@ impl EtcdStore {
             });
         }
         self.idle_changed = true;
+    }
+}
+
+impl EtcdStore {
+    /// Asks whether the resource `res` of create=no request `seq` of
+    /// `conn` exists: its queue has a key or its idle marker is alive.
+    pub(super) fn check_exists(&mut self, conn: ConnId, seq: u64, res: &str) {
+        let marker = self.layout.idle(res);
+        let body = json!({ "success": [
+            { "request_range": self.range_body(res) },
+            { "request_range": { "key": b64(marker.as_bytes()) } },
+        ] });
+        self.call("/v3/kv/txn", body, Pending::Exists { conn, seq });
+    }
+
+    /// A create=no request learnt whether its resource exists.
+    pub(super) fn on_exists_reply(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        v: Value,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
+            return;
+        };
+        let queued = !kvs(&v["responses"][0]["response_range"]).is_empty();
+        let now_ms = wall_ms(std::time::SystemTime::now());
+        let idle = super::cluster::pairs(&v["responses"][1]["response_range"])
+            .any(|(_, until)| alive(&until, now_ms));
+        if queued || idle {
+            return self.send_put(conn);
+        }
+        if l.req.wait {
+            l.state = State::Incubated;
+            l.answered = true;
+            EtcdStore::answer(out, conn, true, rc::LOCK_WAIT_RESOURCE, None);
+        } else {
+            self.clients.remove(&conn);
+            EtcdStore::answer(out, conn, true, rc::LOCK_CANT_WAIT, None);
+            out.push(Action::HalfClose { conn });
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::locker::{ConnId, Request};
 use crate::protocol::{STEP_FIRST_ANSWER, STEP_LATER_ANSWER};
 use crate::rc;
 use crate::resource::{self, ResourceType};
-use crate::snapshot::{Incubated, ResourceState, Snapshot};
+use crate::snapshot::Snapshot;
 use grants::{NumberStage, StampStage};
 use keys::{b64, Decision, Entry, Layout};
 use serde_json::{json, Value};
@@ -239,54 +239,12 @@ impl EtcdStore {
         Ok(store)
     }
 
-    /// Puts the key naming this daemon, attached to `lease` (for the
-    /// cluster's `--status`).
-    fn name_daemon(&mut self, lease: i64) {
-        let key = self.layout.daemon(lease);
-        let body = json!({ "key": b64(key.as_bytes()), "value": b64(self.label.as_bytes()), "lease": lease.to_string() });
-        let _ = self.link.jobs.send(Job::Apply {
-            path: "/v3/kv/put",
-            body,
-        });
-    }
-
     fn call(&mut self, path: &'static str, body: Value, what: Pending) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(id, what);
         let _ = self.link.jobs.send(Job::Call { id, path, body });
         id
-    }
-
-    /// The answer to a status request whose cluster read ended.
-    fn on_status_reply(
-        &mut self,
-        id: u64,
-        conn: ConnId,
-        result: Result<Value, String>,
-        out: &mut Vec<Action>,
-    ) {
-        if self.statuses.get(&conn) != Some(&id) {
-            return; // (the connection is gone)
-        }
-        self.statuses.remove(&conn);
-        let now = Now::read();
-        let snapshot = match result {
-            Ok(v) => cluster::build(&self.layout, &v, &self.clients, &self.label, now.wall),
-            Err(why) => {
-                crate::syslog::error(&format!("FLM060E {why}"));
-                Snapshot {
-                    note: Some(format!(
-                        "etcd could not be read ({why}): only this daemon's own clients are listed"
-                    )),
-                    ..self.snapshot(now)
-                }
-            }
-        };
-        out.push(Action::Status {
-            conn,
-            snapshot: Box::new(snapshot),
-        });
     }
 
     fn range_body(&self, res: &str) -> Value {
@@ -588,29 +546,6 @@ impl EtcdStore {
         self.call("/v3/kv/txn", body, Pending::Put { conn, seq });
     }
 
-    /// A create=no request learnt whether its resource exists.
-    fn on_exists_reply(&mut self, conn: ConnId, seq: u64, v: Value, out: &mut Vec<Action>) {
-        let Some(l) = self.clients.get_mut(&conn).filter(|l| l.seq == seq) else {
-            return;
-        };
-        let queued = !kvs(&v["responses"][0]["response_range"]).is_empty();
-        let now_ms = idle::wall_ms(std::time::SystemTime::now());
-        let idle = cluster::pairs(&v["responses"][1]["response_range"])
-            .any(|(_, until)| idle::alive(&until, now_ms));
-        if queued || idle {
-            return self.send_put(conn);
-        }
-        if l.req.wait {
-            l.state = State::Incubated;
-            l.answered = true;
-            Self::answer(out, conn, true, rc::LOCK_WAIT_RESOURCE, None);
-        } else {
-            self.clients.remove(&conn);
-            Self::answer(out, conn, true, rc::LOCK_CANT_WAIT, None);
-            out.push(Action::HalfClose { conn });
-        }
-    }
-
     fn has_waiters(&self, res: &str) -> bool {
         self.clients
             .values()
@@ -619,54 +554,12 @@ impl EtcdStore {
 }
 
 impl LockStore for EtcdStore {
-    /// This daemon's own clients only, each since its request arrived
-    /// (`status` lists the whole cluster).
     fn snapshot(&self, now: Now) -> Snapshot {
-        let mut by_name: std::collections::BTreeMap<&str, ResourceState> =
-            std::collections::BTreeMap::new();
-        let mut incubator = Vec::new();
-        let mut conns: Vec<&ConnId> = self.clients.keys().collect();
-        conns.sort();
-        for &conn in conns {
-            let l = &self.clients[&conn];
-            let held = l.state == State::Held;
-            let entry = cluster::local_entry(conn, l, &self.label, held);
-            if l.state == State::Incubated {
-                incubator.push(Incubated {
-                    kind: l.kind,
-                    request: entry,
-                });
-                continue;
-            }
-            let r = by_name
-                .entry(l.req.name.as_str())
-                .or_insert_with(|| ResourceState {
-                    name: l.req.name.clone(),
-                    kind: l.kind,
-                    last_token: 0,
-                    holders: Vec::new(),
-                    waiters: Vec::new(),
-                });
-            if held {
-                r.holders.push(entry);
-            } else {
-                r.waiters.push(entry);
-            }
-        }
-        Snapshot {
-            taken: now.wall,
-            daemon_id: String::new(),
-            resources: by_name.into_values().collect(),
-            incubator,
-            cluster: false,
-            note: None,
-        }
+        self.own_snapshot(now)
     }
 
     fn status(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) -> Option<Snapshot> {
-        let body = cluster::read_body(&self.layout);
-        let id = self.call("/v3/kv/txn", body, Pending::Status { conn });
-        self.statuses.insert(conn, id);
+        self.request_status(conn);
         None
     }
 
@@ -722,14 +615,7 @@ impl LockStore for EtcdStore {
         if create {
             self.send_put(conn);
         } else {
-            // create=no: the resource exists when its queue has a key or
-            // its idle marker is alive.
-            let marker = self.layout.idle(&res);
-            let body = json!({ "success": [
-                { "request_range": self.range_body(&res) },
-                { "request_range": { "key": b64(marker.as_bytes()) } },
-            ] });
-            self.call("/v3/kv/txn", body, Pending::Exists { conn, seq });
+            self.check_exists(conn, seq, &res);
         }
     }
 
