@@ -474,7 +474,7 @@ mod tests {
     fn endpoints_are_http_or_https_urls() {
         let none = TlsFiles::default();
         let eps = parse_endpoints(
-            "http://10.0.0.1:2379, https://node2:2379/,[::1]:2379",
+            "http://127.0.0.1:2379, https://node2:2379/,[::1]:2379",
             &none,
         )
         .unwrap();
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("10.0.0.1:2379", "10.0.0.1", false),
+                ("127.0.0.1:2379", "127.0.0.1", false),
                 ("node2:2379", "node2", true),
                 ("[::1]:2379", "::1", false)
             ]
