@@ -420,12 +420,9 @@ impl Daemon {
         match control {
             Control::None => {}
             Control::Status => {
-                let mut actions = std::mem::take(&mut self.actions);
-                if let Some(snapshot) = self.store.status(id as u32, now, &mut actions) {
+                if let Some(snapshot) = self.store.status(id as u32, now) {
                     self.answer_status(id, snapshot);
                 }
-                self.apply(&mut actions);
-                self.actions = actions;
             }
             Control::Shutdown { immediate: true } => {
                 crate::syslog::notice("FLM007N immediate shutdown requested");
@@ -489,7 +486,7 @@ impl Daemon {
         };
         let told = protocol::Told {
             fencing_token: token,
-            etcd_key: key.as_deref(),
+            etcd_key: key,
         };
         self.out.clear();
         protocol::encode_lock_answer_extended(

@@ -122,7 +122,7 @@ pub trait LockStore {
     /// A status request of `conn`: the snapshot now, or None when the store
     /// must read it first (etcd: the whole cluster) and answers later with
     /// `Action::Status` (dropped if `conn` disconnects meanwhile).
-    fn status(&mut self, _conn: ConnId, now: Now, _out: &mut Vec<Action>) -> Option<Snapshot> {
+    fn status(&mut self, _conn: ConnId, now: Now) -> Option<Snapshot> {
         Some(self.snapshot(now))
     }
     /// The fencing token of `conn`'s grant, while it holds a lock. Every
@@ -131,7 +131,7 @@ pub trait LockStore {
     fn fencing_token(&self, conn: ConnId) -> Option<u64>;
     /// The key `conn`'s request is kept under in an external store (etcd),
     /// while it has one (`--verbose` shows it).
-    fn store_key(&self, _conn: ConnId) -> Option<String> {
+    fn store_key(&self, _conn: ConnId) -> Option<&str> {
         None
     }
     /// A descriptor the loop watches for the store (etcd: the worker's

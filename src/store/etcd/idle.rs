@@ -85,6 +85,9 @@ impl EtcdStore {
             .filter(|(_, m)| m.at <= now)
             .map(|(k, _)| k.clone())
             .collect();
+        if expired.is_empty() {
+            return; // (the timer stays armed for the earliest marker)
+        }
         for key in expired {
             let Some(m) = self.markers.remove(&key) else {
                 continue;

@@ -523,11 +523,7 @@ impl EtcdStore {
         } else {
             1
         };
-        let since_ms = l
-            .since
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let value = keys::value(l.req.mode, quantity, since_ms, &l.req.name);
+        let value = keys::value(l.req.mode, quantity, idle::wall_ms(l.since), &l.req.name);
         crate::trace!(
             crate::trace::LOCKER,
             "etcd: connection {conn} puts {key} = {value}"
@@ -558,7 +554,7 @@ impl LockStore for EtcdStore {
         self.own_snapshot(now)
     }
 
-    fn status(&mut self, conn: ConnId, _now: Now, _out: &mut Vec<Action>) -> Option<Snapshot> {
+    fn status(&mut self, conn: ConnId, _now: Now) -> Option<Snapshot> {
         self.request_status(conn);
         None
     }
@@ -570,10 +566,10 @@ impl LockStore for EtcdStore {
             .and_then(|l| l.token)
     }
 
-    fn store_key(&self, conn: ConnId) -> Option<String> {
+    fn store_key(&self, conn: ConnId) -> Option<&str> {
         self.clients
             .get(&conn)
-            .map(|l| l.key.clone())
+            .map(|l| l.key.as_str())
             .filter(|k| !k.is_empty())
     }
 

@@ -156,29 +156,13 @@ pub fn start(
     let stop = Arc::new(AtomicBool::new(false));
     let waker = Waker { fd, tx: etx };
     let (w, eps, st) = (waker.clone(), endpoints.clone(), stop.clone());
-    thread::Builder::new()
-        .name("flom-etcd-lease".into())
-        .spawn(move || {
-            let alarm = w.clone();
-            let run = std::panic::AssertUnwindSafe(|| {
-                lease::keep(Client::new(eps), lrx, w, lease, ttl, granted, st)
-            });
-            if std::panic::catch_unwind(run).is_err() {
-                // No more keepalives: the store closes what the lease held
-                // and refuses requests from now on.
-                alarm.send(Event::LeaseLost("the etcd lease thread failed".into()));
-            }
-        })?;
+    spawn_guarded("flom-etcd-lease", &waker, move || {
+        lease::keep(Client::new(eps), lrx, w, lease, ttl, granted, st)
+    })?;
     let (w, eps, st) = (waker.clone(), endpoints.clone(), stop.clone());
-    thread::Builder::new()
-        .name("flom-etcd".into())
-        .spawn(move || {
-            let alarm = w.clone();
-            let run = std::panic::AssertUnwindSafe(|| work(Client::new(eps), jrx, w, ltx, st));
-            if std::panic::catch_unwind(run).is_err() {
-                alarm.send(Event::LeaseLost("the etcd worker thread failed".into()));
-            }
-        })?;
+    spawn_guarded("flom-etcd", &waker, move || {
+        work(Client::new(eps), jrx, w, ltx, st)
+    })?;
     let st = stop.clone();
     thread::Builder::new()
         .name("flom-etcd-watch".into())
@@ -189,6 +173,24 @@ pub fn start(
         jobs: jtx,
         stop,
     })
+}
+
+/// Starts thread `name` running `f`. Should it panic, the store is told
+/// the lease is lost: it closes what the lease held and refuses requests
+/// from then on (no keepalive or request would run any more).
+fn spawn_guarded(
+    name: &str,
+    waker: &Waker,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    let alarm = waker.clone();
+    let what = format!("the etcd thread {name} failed");
+    thread::Builder::new().name(name.into()).spawn(move || {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+            alarm.send(Event::LeaseLost(what));
+        }
+    })?;
+    Ok(())
 }
 
 /// How often queued deletes are tried again while etcd does not answer.
