@@ -10,6 +10,8 @@
 mod common;
 #[path = "common/etcd.rs"]
 mod etcd_cluster;
+#[path = "../src/tls/test_pki.rs"]
+mod pki;
 
 use common::{lines, mkfifo, release, run_flom, skip, spawn_flom, the_daemon, wait_line, Bg, Env};
 use etcd_cluster::{etcd_installed, free_port, Cluster, Forwarder};
@@ -76,8 +78,7 @@ impl Side {
     /// Holds `resource` (extra options `opts`) until `fifo` is released;
     /// returns once the command runs (it wrote `tag` to `log`).
     fn hold(&self, opts: &[&str], fifo: &str, log: &str, tag: &str) -> Bg {
-        let script =
-            format!("echo {tag} >> {log}; cat {fifo} > /dev/null; echo {tag}-out >> {log}");
+        let script = etcd_cluster::hold_script(tag, fifo, log);
         let mut a: Vec<&str> = opts.to_vec();
         a.extend(["--", "sh", "-c", &script]);
         let bg = self.spawn(&a);
@@ -472,6 +473,15 @@ fn leader_killed_while_locks_are_held_and_waited_for() {
     assert_eq!(lines(&log), ["holder", "holder-out", "waiter"]);
 }
 
+/// `out` failed with exit status 99 and one line on stderr, starting with
+/// `start`.
+#[track_caller]
+fn one_sentence(out: &common::Out, start: &str) {
+    assert_eq!(out.code(), Some(99), "{}", out.describe());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
+    assert!(out.stderr.starts_with(start), "{}", out.describe());
+}
+
 #[test]
 fn etcd_down_at_start_is_a_clear_error() {
     // No etcd needed: nothing listens on the port.
@@ -479,15 +489,8 @@ fn etcd_down_at_start_is_a_clear_error() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", &url, "--", "true"]);
-    assert_eq!(out.code(), Some(99), "{}", out.describe());
     // One sentence, naming the endpoint (no second one about the daemon).
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
-    assert!(
-        out.stderr
-            .starts_with(&format!("flom: cannot reach etcd at {url}")),
-        "{}",
-        out.describe()
-    );
+    one_sentence(&out, &format!("flom: cannot reach etcd at {url}"));
     let out = run_flom(&["-s", &env.sock, "--etcd-endpoints", "ftp:/x", "--", "true"]);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
     assert!(
@@ -805,23 +808,10 @@ fn killed_client_releases_at_once() {
     assert_eq!(lines(&log), ["holder", "waiter"]);
 }
 
-/// Runs the `openssl` command in `dir`.
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA, a member certificate for IP 127.0.0.1 and a client certificate,
 /// all signed by the CA, in `dir` (ca.pem, member.pem/.key, client.pem/.key).
 fn etcd_pki(dir: &std::path::Path) {
+    use pki::openssl;
     std::fs::create_dir_all(dir).unwrap();
     let ec = [
         "-newkey",
@@ -1009,14 +999,7 @@ fn tls_to_etcd_with_a_client_certificate() {
     // Without the CA (the system's CAs do not know it): not trusted.
     let sc = env.other_sock("c");
     let out = run_flom(&["-s", &sc, &format!("--etcd-endpoints={url}"), "--", "true"]);
-    assert_eq!(out.code(), Some(99), "{}", out.describe());
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
-    assert!(
-        out.stderr
-            .starts_with(&format!("flom: cannot reach etcd at {url}")),
-        "{}",
-        out.describe()
-    );
+    one_sentence(&out, &format!("flom: cannot reach etcd at {url}"));
     assert!(
         out.stderr.contains("not trusted") && out.stderr.contains("[Etcd]/CaFile"),
         "{}",
@@ -1036,14 +1019,7 @@ fn tls_to_etcd_with_a_client_certificate() {
         "--",
         "true",
     ]);
-    assert_eq!(out.code(), Some(99), "{}", out.describe());
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.describe());
-    assert!(
-        out.stderr
-            .starts_with(&format!("flom: cannot reach etcd at {url}")),
-        "{}",
-        out.describe()
-    );
+    one_sentence(&out, &format!("flom: cannot reach etcd at {url}"));
     assert!(out.stderr.contains("[Etcd]/CertFile"), "{}", out.describe());
     // A certificate without its key is a usage mistake, told before etcd.
     let out = run_flom(&[

@@ -72,8 +72,7 @@ impl Host {
     /// Holds `opts` until `fifo` is released; returns once the command
     /// runs (it wrote `tag` to `log`).
     fn hold(&self, opts: &[&str], fifo: &str, log: &str, tag: &str) -> Bg {
-        let script =
-            format!("echo {tag} >> {log}; cat {fifo} > /dev/null; echo {tag}-out >> {log}");
+        let script = etcd_cluster::hold_script(tag, fifo, log);
         let mut a: Vec<&str> = opts.to_vec();
         a.extend(["--", "sh", "-c", &script]);
         let bg = self.spawn(&a);

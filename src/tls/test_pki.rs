@@ -37,7 +37,8 @@ pub struct Pki {
     pub expired: Peer,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs the `openssl` command in `dir`; it must succeed.
+pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)

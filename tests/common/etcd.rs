@@ -18,6 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The shell script of a holder: writes `tag` to `log`, holds until
+/// `fifo` is released, then writes `tag-out`.
+pub fn hold_script(tag: &str, fifo: &str, log: &str) -> String {
+    format!("echo {tag} >> {log}; cat {fifo} > /dev/null; echo {tag}-out >> {log}")
+}
+
 /// A free loopback port (bound, then given back).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
