@@ -14,7 +14,7 @@ use crate::resource::{self, ResourceType};
 use crate::snapshot::{Entry as SnapshotEntry, Incubated, Origin, Peer, ResourceState, Snapshot};
 use crate::store::{Action, Now};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The connection id of a request kept by another daemon (no connection
@@ -108,7 +108,7 @@ pub fn build(
         }
     }
     let mut resources: BTreeMap<String, ResourceState> = BTreeMap::new();
-    let mut seen: Vec<ConnId> = Vec::new();
+    let mut seen: HashSet<ConnId> = HashSet::new();
     for (res, queue) in &queues {
         let name = keys::unescape(res);
         let Some(kind) =
@@ -127,7 +127,7 @@ pub fn build(
             };
             let entry = match local {
                 Some(&(conn, l)) => {
-                    seen.push(conn);
+                    seen.insert(conn);
                     local_entry(conn, l, own, held)
                 }
                 None => SnapshotEntry {
